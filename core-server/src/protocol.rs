@@ -1,0 +1,466 @@
+//! The messages of the native protocol as they are in memory, plus the rules
+//! both sides share (names, image sniffing). `codec.rs` turns them into bytes.
+//!
+//! Every frame carries a JSON header (one of the enums below, tagged by
+//! `"type"`) and an optional raw payload (file chunks only). See `PROTOCOL.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// Version named in the hello/welcome handshake. Bumped on incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Which attached user a frame on a gateway link belongs to. `0` means the
+/// connection itself: every frame on a direct (terminal) connection, and room
+/// broadcasts on a gateway link, which cross the link once for all sessions.
+pub type SessionId = u32;
+
+/// The session id of frames that are not about one attached session.
+pub const LINK_SESSION: SessionId = 0;
+
+/// Server-assigned, strictly increasing id of a room or private event.
+pub type Seq = u64;
+
+/// Milliseconds since the Unix epoch, stamped by the server.
+pub type Millis = u64;
+
+/// Size of the file chunks clients send (the server accepts any size that fits
+/// in a frame; this is what well-behaved clients use).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// Names that can never be taken, because commands use them as targets.
+pub const RESERVED_NAMES: &[&str] = &["all", "room", "server"];
+
+/// Longest user name, in characters (all ASCII, so also bytes).
+pub const MAX_NAME_LEN: usize = 32;
+
+/// Who a file (or in future, anything addressable) is for.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Everyone in the room (the sender excluded).
+    Room,
+    /// One user, by name (case-insensitive).
+    User(String),
+}
+
+/// Whether a transfer is a plain file or an image. An image must really be one
+/// (see [`sniff_image`]); the server refuses it otherwise.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Image,
+}
+
+/// Where a user is connected from. The user list shows it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// A direct TCP connection (the terminal client, or any native client).
+    Terminal,
+    /// A session attached through a gateway link (a browser user).
+    Web,
+}
+
+/// One member of the room.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserInfo {
+    pub name: String,
+    pub kind: ClientKind,
+}
+
+/// Machine-readable error codes. Every refusal names one.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame could not be decoded (bad length, bad JSON, unknown type).
+    BadFrame,
+    /// A frame was longer than the server's frame limit.
+    FrameTooLarge,
+    /// The hello named a protocol version the server does not speak.
+    UnsupportedVersion,
+    /// Something other than hello/join/ping was sent before joining.
+    NotJoined,
+    /// Join was sent twice on the same session.
+    AlreadyJoined,
+    /// The name is already used by someone (case-insensitive).
+    NameTaken,
+    /// The name breaks the name rules or is reserved.
+    NameInvalid,
+    /// A message text is empty or longer than the message limit.
+    MessageTooLong,
+    /// A message text was empty (only whitespace).
+    EmptyMessage,
+    /// A file offer is larger than the file size limit.
+    FileTooLarge,
+    /// Too many frames too fast (token bucket); the frame was dropped.
+    RateLimited,
+    /// The named recipient is not in the room.
+    NoSuchUser,
+    /// A transfer offered as an image is not a png, jpeg, gif or webp.
+    NotAnImage,
+    /// The gateway token was wrong, or a session id was used on a direct connection.
+    Unauthorized,
+    /// The connection did not keep up with what was sent to it and was dropped.
+    SlowConsumer,
+    /// No hello and join within the login timeout.
+    LoginTimeout,
+    /// Nothing was heard from the peer within the ping timeout.
+    PingTimeout,
+    /// The connection limit is reached.
+    ServerFull,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// A chunk or end named a transfer that is not open.
+    UnknownTransfer,
+    /// A transfer's bytes did not match its size or SHA-256.
+    ChecksumMismatch,
+    /// The sender left, cancelled or failed mid-transfer.
+    TransferAborted,
+    /// The recipient left before the transfer completed.
+    RecipientLeft,
+    /// Too many transfers open at once on one connection.
+    TooManyTransfers,
+}
+
+/// A frame sent by a client (terminal client, gateway) to the server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First frame on every connection. A gateway presents its token here.
+    Hello {
+        protocol: u32,
+        /// Free-form client name and version, for logs.
+        client: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gateway_token: Option<String>,
+    },
+    /// Take a name and enter the room. On a gateway link, the frame's session
+    /// id names the new session (chosen by the gateway, never 0). May be sent
+    /// again after `name_taken`/`name_invalid`.
+    Join {
+        name: String,
+        /// Only room events with a larger seq go into the welcome's history
+        /// (used by a gateway re-attaching after a link drop).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Seq>,
+    },
+    /// A message to the whole room.
+    Say {
+        text: String,
+    },
+    /// A private message to one user.
+    Private {
+        to: String,
+        text: String,
+    },
+    /// Ask for the user list; answered with `users`.
+    Users,
+    /// Start sending a file. `id` is chosen by the sender, unique among its
+    /// open transfers. Chunks may follow at once.
+    FileOffer {
+        id: u32,
+        to: Target,
+        name: String,
+        size: u64,
+        /// Lower-case hex SHA-256 of the whole file.
+        sha256: String,
+        kind: FileKind,
+    },
+    /// Part of a file; the bytes are the frame's payload.
+    FileChunk {
+        id: u32,
+    },
+    /// All chunks are sent.
+    FileEnd {
+        id: u32,
+    },
+    /// The sender gives up on a transfer.
+    FileCancel {
+        id: u32,
+    },
+    Ping {
+        nonce: u64,
+    },
+    Pong {
+        nonce: u64,
+    },
+    /// Leave the room (on a gateway link: detach that session) and, on a
+    /// direct connection, close it.
+    Quit,
+}
+
+/// A frame sent by the server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to `hello`.
+    Hello {
+        protocol: u32,
+        /// Server name and version.
+        server: String,
+        /// Random id of this server process: a different one after a restart
+        /// means sequence ids started again.
+        instance: String,
+        /// Whether this connection is a gateway link.
+        gateway: bool,
+        limits: Limits,
+    },
+    /// Answer to a successful `join`: you are in.
+    Welcome {
+        name: String,
+        users: Vec<UserInfo>,
+        /// Recent room events from before you joined, oldest first.
+        history: Vec<Event>,
+        /// The seq of the newest event in the room when you joined.
+        last_seq: Seq,
+    },
+    /// Something happened in the room, or privately to you.
+    Event(Event),
+    /// Answer to `users`.
+    Users {
+        users: Vec<UserInfo>,
+    },
+    /// A chunk of an incoming transfer (announced by a `file` event); the
+    /// bytes are the frame's payload.
+    FileChunk {
+        transfer: u64,
+    },
+    /// The transfer is complete; size and SHA-256 were checked by the server.
+    FileEnd {
+        transfer: u64,
+    },
+    /// The transfer will not complete: discard what was received.
+    FileAbort {
+        transfer: u64,
+        code: ErrorCode,
+        message: String,
+    },
+    /// To a sender: the offer was accepted and relayed; `transfer` is the id
+    /// recipients see.
+    FileAccepted {
+        id: u32,
+        transfer: u64,
+    },
+    /// To a sender: one recipient has received the whole file.
+    FileDelivered {
+        id: u32,
+        to: String,
+    },
+    /// To a sender: the transfer failed, for one recipient (`to`) or all.
+    FileFailed {
+        id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+    /// A refusal. The connection stays open unless a `bye` follows.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    Ping {
+        nonce: u64,
+    },
+    Pong {
+        nonce: u64,
+    },
+    /// The server is closing this connection (or session), and why.
+    Bye {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// A sequenced room or private event.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: Seq,
+    pub ts: Millis,
+    pub event: EventBody,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A room message.
+    Message {
+        from: String,
+        text: String,
+    },
+    /// A private message; sent to the recipient and echoed to the sender.
+    Private {
+        from: String,
+        to: String,
+        text: String,
+    },
+    Joined {
+        user: UserInfo,
+    },
+    Left {
+        name: String,
+    },
+    /// A file or image is coming: `file_chunk` frames with this `transfer` id
+    /// follow, then `file_end` or `file_abort`.
+    File {
+        from: String,
+        to: Target,
+        transfer: u64,
+        name: String,
+        size: u64,
+        sha256: String,
+        kind: FileKind,
+    },
+}
+
+/// The limits a server enforces, announced in its hello so clients can check
+/// before sending.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest frame body in bytes (the 4-byte length prefix excluded).
+    pub max_frame: u32,
+    /// Longest message text in bytes of UTF-8.
+    pub max_message: u32,
+    /// Largest file in bytes.
+    pub max_file: u64,
+    /// Sustained frames per second per user (token bucket refill rate).
+    pub rate_per_sec: u32,
+    /// Token bucket size (burst).
+    pub rate_burst: u32,
+}
+
+/// Why a name cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a name must not be empty")]
+    Empty,
+    #[error("a name is at most {MAX_NAME_LEN} characters")]
+    TooLong,
+    #[error("a name may only contain letters, digits, '_' and '-'")]
+    BadCharacter,
+    #[error("'{0}' is reserved")]
+    Reserved(String),
+}
+
+/// Checks the name rules: 1–32 ASCII letters, digits, `_` or `-`, and not a
+/// reserved word. Uniqueness (case-insensitive) is the server's to check.
+pub fn validate_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(NameError::BadCharacter);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong);
+    }
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(NameError::Reserved(name.to_string()));
+    }
+    Ok(())
+}
+
+/// The image formats that may travel as images and be shown inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+impl ImageType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageType::Png => "image/png",
+            ImageType::Jpeg => "image/jpeg",
+            ImageType::Gif => "image/gif",
+            ImageType::Webp => "image/webp",
+        }
+    }
+}
+
+/// How many leading bytes [`sniff_image`] needs to decide.
+pub const SNIFF_LEN: usize = 12;
+
+/// Decides from the magic bytes (never the name) whether `head`, the start of a
+/// file, is one of the inline image types.
+pub fn sniff_image(head: &[u8]) -> Option<ImageType> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageType::Png)
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageType::Jpeg)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(ImageType::Gif)
+    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(ImageType::Webp)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let check = |name: &str, ok: bool| assert_eq!(validate_name(name).is_ok(), ok, "{name:?}");
+        check("alice", true);
+        check("A_b-9", true);
+        check(&"x".repeat(32), true);
+        check(&"x".repeat(33), false);
+        check("", false);
+        check("a b", false);
+        check("ünï", false);
+        check("a/b", false);
+        check("ALL", false);
+        check("server", false);
+    }
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some(ImageType::Png));
+        assert_eq!(
+            sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageType::Jpeg)
+        );
+        assert_eq!(sniff_image(b"GIF89a..."), Some(ImageType::Gif));
+        assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageType::Webp));
+        assert_eq!(sniff_image(b"<svg xmlns="), None);
+        assert_eq!(sniff_image(b"\x89PN"), None);
+        assert_eq!(sniff_image(b""), None);
+    }
+
+    #[test]
+    fn json_shape_is_the_documented_one() {
+        let msg = ServerMsg::Event(Event {
+            seq: 7,
+            ts: 1,
+            event: EventBody::Message {
+                from: "alice".into(),
+                text: "hi".into(),
+            },
+        });
+        assert_eq!(
+            serde_json::to_string(&msg).unwrap(),
+            r#"{"type":"event","seq":7,"ts":1,"event":{"type":"message","from":"alice","text":"hi"}}"#
+        );
+        let offer = ClientMsg::FileOffer {
+            id: 1,
+            to: Target::User("bob".into()),
+            name: "a.png".into(),
+            size: 3,
+            sha256: "00".into(),
+            kind: FileKind::Image,
+        };
+        assert_eq!(
+            serde_json::to_string(&offer).unwrap(),
+            r#"{"type":"file_offer","id":1,"to":{"user":"bob"},"name":"a.png","size":3,"sha256":"00","kind":"image"}"#
+        );
+    }
+}
