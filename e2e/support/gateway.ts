@@ -1,0 +1,64 @@
+//! Starting `web-gateway` (with its embedded core, or against a separate `core-server`) and `core-server` on
+//! free loopback ports, each with its own temporary spool directory.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { binaries, freePort, ServerProcess } from './system';
+
+export interface Gateway {
+  /** Base URL of the web pages, e.g. `http://127.0.0.1:41234`. */
+  httpUrl: string;
+  /** `host:port` where terminal clients reach the core (embedded or separate). */
+  coreAddr: string;
+  process: ServerProcess;
+  stop(): Promise<void>;
+}
+
+export interface CoreServer {
+  /** `host:port` the core listens on; a restart binds the same one. */
+  addr: string;
+  port: number;
+  process: ServerProcess;
+}
+
+/** Options for a gateway that uses an existing core instead of embedding one. */
+export interface ExternalCore {
+  addr: string;
+  token: string;
+}
+
+export async function startGateway(name: string, external?: ExternalCore): Promise<Gateway> {
+  const httpPort = await freePort();
+  const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-spool-'));
+  const args = ['--listen', `127.0.0.1:${httpPort}`, '--spool-dir', spool];
+  let coreAddr: string;
+  if (external) {
+    coreAddr = external.addr;
+    args.push('--core', external.addr, '--gateway-token', external.token);
+  } else {
+    const corePort = await freePort();
+    coreAddr = `127.0.0.1:${corePort}`;
+    args.push('--core-listen', coreAddr);
+  }
+  const proc = new ServerProcess(name, binaries().webGateway, args);
+  await proc.waitForPort(httpPort);
+  if (!external) await proc.waitForPort(Number(coreAddr.split(':')[1]));
+  return {
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    coreAddr,
+    process: proc,
+    async stop() {
+      await proc.stop();
+      fs.rmSync(spool, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts `core-server` on `port` (a free one when omitted) with the given gateway token. */
+export async function startCore(name: string, token: string, port?: number): Promise<CoreServer> {
+  const p = port ?? (await freePort());
+  const addr = `127.0.0.1:${p}`;
+  const proc = new ServerProcess(name, binaries().coreServer, ['--listen', addr, '--gateway-token', token]);
+  await proc.waitForPort(p);
+  return { addr, port: p, process: proc };
+}
