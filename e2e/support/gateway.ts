@@ -41,8 +41,14 @@ export async function startGateway(name: string, external?: ExternalCore): Promi
     args.push('--core-listen', coreAddr);
   }
   const proc = new ServerProcess(name, binaries().webGateway, args);
-  await proc.waitForPort(httpPort);
-  if (!external) await proc.waitForPort(Number(coreAddr.split(':')[1]));
+  try {
+    await proc.waitForPort(httpPort);
+    if (!external) await proc.waitForPort(Number(coreAddr.split(':')[1]));
+  } catch (e) {
+    await proc.stop('SIGKILL');
+    fs.rmSync(spool, { recursive: true, force: true });
+    throw e;
+  }
   return {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     coreAddr,
