@@ -55,9 +55,14 @@ export class WebUser {
     return this.messages.filter({ hasText: text });
   }
 
-  /** The entry for `name` in the user list. */
+  /** The timeline (every message, file and join/leave entry). */
+  get timeline(): Locator {
+    return this.page.getByTestId('message-list');
+  }
+
+  /** The entry for `name` in the user list (`data-kind` is `terminal` or `web`). */
   user(name: string): Locator {
-    return this.page.getByTestId('user-list').getByTestId('user').filter({ hasText: name });
+    return this.page.getByTestId('user-list').locator(`[data-testid="user"][data-name="${name}"]`);
   }
 
   /** The upload form's parts. */
@@ -71,7 +76,7 @@ export class WebUser {
     };
   }
 
-  /** Sends a file through the page's HTML upload form to `to` (a user name, or `all` for the room). */
+  /** Sends a file through the page's HTML upload form to `to` (a user name, or `room`). */
   async uploadFile(to: string, file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
     const { file: input, to: recipient, submit } = this.upload;
     await recipient.selectOption(to);
@@ -79,9 +84,14 @@ export class WebUser {
     await submit.click();
   }
 
-  /** Inline images in messages. */
-  get images(): Locator {
-    return this.messages.locator('img');
+  /** The inline image in the entry announcing file `name`. */
+  image(name: string): Locator {
+    return this.message(name).getByTestId('inline-image');
+  }
+
+  /** The download link in the entry announcing file `name`. */
+  fileLink(name: string): Locator {
+    return this.message(name).getByTestId('file-link');
   }
 
   /** Waits until `img` has loaded and decoded (naturalWidth > 0) and returns its natural width. */

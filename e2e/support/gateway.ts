@@ -30,7 +30,7 @@ export interface ExternalCore {
 export async function startGateway(name: string, external?: ExternalCore): Promise<Gateway> {
   const httpPort = await freePort();
   const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-spool-'));
-  const args = ['--listen', `127.0.0.1:${httpPort}`, '--spool-dir', spool];
+  const args = ['--http', `127.0.0.1:${httpPort}`, '--spool-dir', spool];
   let coreAddr: string;
   if (external) {
     coreAddr = external.addr;

@@ -160,7 +160,7 @@ export class Terminal {
   }
 }
 
-// Predicates over the client's JSON events. The field names follow the cli-client README (`--json`).
+// Predicates over the client's JSON events (`--json`; format in README.md, "Chat from the terminal").
 
 export function isWelcome(): Wanted {
   return { what: 'welcome', test: (e) => e.kind === 'welcome' };
@@ -187,9 +187,12 @@ export function mentioning(needle: string): Wanted {
   return { what: `anything mentioning ${JSON.stringify(needle)}`, test: (e) => JSON.stringify(e).includes(needle) };
 }
 
-/** A file from `from` saved completely in the download directory. */
-export function fileSaved(from: string): Wanted {
-  return { what: `file from ${from} saved`, test: (e) => e.kind === 'file_saved' && e.from === from };
+/** A file from `from` saved completely (SHA-256 checked) in the download directory; `path` is absolute. */
+export function fileSaved(from: string, name?: string): Wanted {
+  return {
+    what: `file from ${from}${name ? ` named ${name}` : ''} saved`,
+    test: (e) => e.kind === 'file_received' && e.from === from && (name === undefined || e.name === name),
+  };
 }
 
 /** A user list (answer to `/users`) that holds `name` with the given kind. */
@@ -200,7 +203,7 @@ export function usersListing(name: string, kind: 'web' | 'terminal'): Wanted {
   };
 }
 
-/** A delivery confirmation for a file this client sent. */
-export function fileDelivered(): Wanted {
-  return { what: 'file delivered', test: (e) => e.kind === 'file_delivered' };
+/** This client finished sending a file. */
+export function fileSent(): Wanted {
+  return { what: 'file sent', test: (e) => e.kind === 'file_sent' };
 }

@@ -27,7 +27,7 @@ test('a browser user and a terminal user exchange room messages both ways and se
   const fromTerm = unique('hello from the terminal');
   term.send(fromTerm);
   await expect(web.message(fromTerm)).toHaveCount(1);
-  await expect(web.message(fromTerm)).toContainText(term.name);
+  await expect(web.message(fromTerm).getByTestId('message-from')).toContainText(term.name);
 
   // The user list follows a leave.
   expect(await term.quit()).toBe(0);
@@ -56,7 +56,7 @@ test('a private message reaches only its recipient, browser to terminal and term
   term.send(`/private ${web.name} ${toWeb}`);
   await expect(web.message(toWeb)).toHaveCount(1);
   await expect(web.message(toWeb)).toHaveAttribute('data-private', 'true');
-  await expect(web.message(toWeb)).toContainText(term.name);
+  await expect(web.message(toWeb).getByTestId('message-from')).toContainText(term.name);
 
   // A room message sent after both private ones is a barrier: once the others have it, they would already have
   // had the private messages, which the core handled first.
@@ -93,5 +93,6 @@ test('history: a browser that joins late sees the earlier room messages in order
   const at = (t: string) => texts.findIndex((x) => x.includes(t));
   expect(at(first)).toBeLessThan(at(second));
   expect(at(second)).toBeLessThan(at(third));
-  await expect(late.message(second)).toContainText(early.name);
+  await expect(late.message(second).getByTestId('message-from')).toContainText(early.name);
+  for (const text of [first, second, third]) await expect(late.message(text)).toHaveAttribute('data-history', 'true');
 });

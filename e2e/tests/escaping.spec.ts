@@ -31,14 +31,14 @@ test('HTML and script in a message and in a file name are shown as text and run 
   term.send(fromTerm);
   const fromWeb = `${unique('w')} ${messagePayload(3)} <svg onload="alert(5)"></svg>`;
   await sender.say(fromWeb);
-  await sender.uploadFile('all', { name: fileNamePayload, mimeType: 'text/plain', buffer: Buffer.from('hello\n') });
+  await sender.uploadFile('room', { name: fileNamePayload, mimeType: 'text/plain', buffer: Buffer.from('hello\n') });
 
   await expect(viewer.message(fromTerm)).toHaveCount(1);
   await expect(viewer.message(fromWeb)).toHaveCount(1);
   await expect(viewer.message(fileNamePayload)).toHaveCount(1);
 
   // Shown literally, and no element of the payloads exists anywhere in the page.
-  const messages = viewer.page.getByTestId('messages');
+  const messages = viewer.timeline;
   await expect(messages.locator('img[src="x"], script, svg[onload]')).toHaveCount(0);
   await expect(messages.locator('b', { hasText: 'bold' })).toHaveCount(0);
   expect(await viewer.page.evaluate(() => (window as any).__xss)).toBeUndefined();

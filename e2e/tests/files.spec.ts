@@ -17,13 +17,13 @@ test('an image uploaded through the page form reaches a terminal user byte for b
   const png = makePng(5, 4);
   const name = `${unique('picture')}.png`;
 
-  await uploader.uploadFile('all', { name, mimeType: 'image/png', buffer: png });
+  await uploader.uploadFile('room', { name, mimeType: 'image/png', buffer: png });
 
   const saved = await term.waitFor(fileSaved(uploader.name), 20_000);
   expect(path.dirname(saved.path)).toBe(term.downloadDir);
   expect(sha256(fs.readFileSync(saved.path))).toBe(sha256(png));
 
-  const img = viewer.message(name).locator('img');
+  const img = viewer.image(name);
   expect(await viewer.expectImageLoaded(img)).toBe(5);
 });
 
@@ -37,13 +37,13 @@ test('/sendimage from the terminal shows inline in the browser; /sendfile gives 
 
   const pngPath = writeTempFile(`${unique('snap')}.png`, makePng(7, 3));
   term.send(`/sendimage ${web.name} ${pngPath}`);
-  const img = web.message(path.basename(pngPath)).locator('img');
+  const img = web.image(path.basename(pngPath));
   expect(await web.expectImageLoaded(img)).toBe(7);
 
   const bytes = randomBytes(300_000); // several protocol chunks
   const filePath = writeTempFile(`${unique('notes')}.bin`, bytes);
   term.send(`/sendfile ${web.name} ${filePath}`);
-  const link = web.message(path.basename(filePath)).getByRole('link');
+  const link = web.fileLink(path.basename(filePath));
   await expect(link).toBeVisible();
   const [download] = await Promise.all([web.page.waitForEvent('download'), link.click()]);
   expect(download.suggestedFilename()).toBe(path.basename(filePath));
