@@ -1,7 +1,7 @@
 //! A browser user: a Playwright page on the gateway's pages, driven through the `data-testid` hooks the templates
 //! list at their top (templates/join.html, templates/chat.html). Every selector lives here, so a template change
 //! is one edit.
-import { expect, Locator, Page } from '@playwright/test';
+import { expect, Locator, Page, Response } from '@playwright/test';
 
 /** The join page's hooks. */
 export const joinPage = {
@@ -76,12 +76,19 @@ export class WebUser {
     };
   }
 
-  /** Sends a file through the page's HTML upload form to `to` (a user name, or `room`). */
-  async uploadFile(to: string, file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
+  /**
+   * Sends a file through the page's HTML upload form to `to` (a user name, or `room`) and returns the response to
+   * the form's POST (a page navigation without JavaScript, a script's request with it).
+   */
+  async uploadFile(to: string, file: string | { name: string; mimeType: string; buffer: Buffer }): Promise<Response> {
     const { file: input, to: recipient, submit } = this.upload;
     await recipient.selectOption(to);
     await input.setInputFiles(file);
-    await submit.click();
+    const [response] = await Promise.all([
+      this.page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/upload'),
+      submit.click(),
+    ]);
+    return response;
   }
 
   /** The inline image in the entry announcing file `name`. */

@@ -6,7 +6,8 @@ import { binaries, buildReleaseBinaries, targetDir } from './system';
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   if (!process.env.SB_SKIP_BUILD) buildReleaseBinaries();
-  process.env.SB_BIN_DIR = path.join(targetDir(), 'release');
+  // SB_BIN_DIR may point at binaries built elsewhere (e.g. another checkout's target directory).
+  process.env.SB_BIN_DIR ??= path.join(targetDir(), 'release');
   binaries(); // fails early if the directory is unknown
 
   const gateway = await startGateway('shared-gateway');

@@ -12,10 +12,16 @@ test('the upload form works with JavaScript disabled', async ({ unique, terminal
 
   const png = makePng(6, 6);
   const name = `${unique('plain')}.png`;
-  await web.uploadFile(term.name, { name, mimeType: 'image/png', buffer: png });
+  const response = await web.uploadFile(term.name, { name, mimeType: 'image/png', buffer: png });
 
-  // Without scripts the form submits as a page load; the gateway redirects back to the chat page with a notice.
+  // Without scripts the form is submitted by the browser itself, as a page load; the gateway redirects back to
+  // the chat page, which shows a notice.
+  expect(response.request().isNavigationRequest(), 'the form submission is a page navigation').toBe(true);
+  expect(response.status()).toBeGreaterThanOrEqual(300);
+  expect(response.status()).toBeLessThan(400);
+  await web.page.waitForURL((url) => url.pathname !== '/upload');
   await expect(web.page.getByTestId('notice')).toBeVisible();
+  await expect(web.page.getByTestId('notice')).toContainText(name);
   await expect(web.upload.form).toBeVisible();
   const saved = await term.waitFor(fileSaved(web.name), 20_000);
   expect(sha256(fs.readFileSync(saved.path))).toBe(sha256(png));

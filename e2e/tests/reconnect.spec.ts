@@ -39,6 +39,7 @@ test('the core restarts under a connected page: it shows reconnecting, recovers,
   // Stop the core (a restart: SIGTERM, graceful) and start a new one on the same address.
   await core.process.stop('SIGTERM');
   await expect(web.connectionState).toHaveAttribute('data-state', 'reconnecting');
+  await expect(web.connectionState).toHaveText(/reconnecting/i);
   const welcomesBefore = term.all(isWelcome()).length;
   core = await startCore('restart-core-2', token, core.port);
 
