@@ -27,37 +27,35 @@ export interface ExternalCore {
   token: string;
 }
 
+/**
+ * Starts `web-gateway`. Its HTTP port (and its embedded core's port) are chosen by the kernel (`:0`) and read back
+ * from what it prints once the core link is up ("open http://…", "--server ADDR"), so runs never collide and
+ * there is no window between picking a port and binding it.
+ */
 export async function startGateway(name: string, external?: ExternalCore): Promise<Gateway> {
-  const httpPort = await freePort();
   const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-spool-'));
-  const args = ['--http', `127.0.0.1:${httpPort}`, '--spool-dir', spool];
-  let coreAddr: string;
-  if (external) {
-    coreAddr = external.addr;
-    args.push('--core', external.addr, '--gateway-token', external.token);
-  } else {
-    const corePort = await freePort();
-    coreAddr = `127.0.0.1:${corePort}`;
-    args.push('--core-listen', coreAddr);
-  }
+  const args = ['--http', '127.0.0.1:0', '--spool-dir', spool];
+  if (external) args.push('--core', external.addr, '--gateway-token', external.token);
+  else args.push('--core-listen', '127.0.0.1:0');
   const proc = new ServerProcess(name, binaries().webGateway, args);
   try {
-    await proc.waitForPort(httpPort);
-    if (!external) await proc.waitForPort(Number(coreAddr.split(':')[1]));
+    const [, httpUrl] = await proc.waitForStdout(/open (http:\/\/[^\s/]+)/);
+    const [, coreAddr] = await proc.waitForStdout(/--server (\S+)/);
+    await proc.waitForPort(Number(new URL(httpUrl).port));
+    return {
+      httpUrl,
+      coreAddr,
+      process: proc,
+      async stop() {
+        await proc.stop();
+        fs.rmSync(spool, { recursive: true, force: true });
+      },
+    };
   } catch (e) {
     await proc.stop('SIGKILL');
     fs.rmSync(spool, { recursive: true, force: true });
     throw e;
   }
-  return {
-    httpUrl: `http://127.0.0.1:${httpPort}`,
-    coreAddr,
-    process: proc,
-    async stop() {
-      await proc.stop();
-      fs.rmSync(spool, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Starts `core-server` on `port` (a free one when omitted) with the given gateway token. */

@@ -4,6 +4,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 
 /** The repository root (e2e/ is one level below it). */
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -63,10 +64,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A process of the system under test, with its output going to a log file. */
+/**
+ * A process of the system under test. Its stderr (logs) goes to a log file; its stdout lines go there too and are
+ * kept, so a test can wait for what it prints (e.g. the address it listens on).
+ */
 export class ServerProcess {
   readonly child: ChildProcess;
   readonly logPath: string;
+  /** Every line printed on stdout so far. */
+  readonly stdoutLines: string[] = [];
+  private lineWaiters: Array<() => void> = [];
   private exited: Promise<number | null>;
   private exitCode: number | null | undefined = undefined;
 
@@ -77,10 +84,15 @@ export class ServerProcess {
     fs.writeSync(log, `$ ${bin} ${args.join(' ')}\n`);
     this.child = spawn(bin, args, {
       cwd: repoRoot,
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', ...env },
-      stdio: ['ignore', log, log],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', log],
     });
     fs.closeSync(log);
+    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      fs.appendFileSync(this.logPath, `[stdout] ${line}\n`);
+      this.stdoutLines.push(line);
+      for (const wake of [...this.lineWaiters]) wake();
+    });
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.exitCode = code ?? (signal ? -1 : null);
@@ -119,6 +131,37 @@ export class ServerProcess {
       }
       // Poll the port: a connection attempt is the event we wait for; this only spaces the attempts.
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Resolves with the match of the first stdout line (printed already or still to come) that `pattern` matches;
+   * fails if the process exits or `timeoutMs` passes first.
+   */
+  async waitForStdout(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < this.stdoutLines.length; seen++) {
+        const m = this.stdoutLines[seen].match(pattern);
+        if (m) return m;
+      }
+      if (!this.running) {
+        throw new Error(`${this.logPath}: exited (${this.exitCode}) before printing ${pattern}\n${this.logTail()}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.logPath}: no ${pattern} after ${timeoutMs} ms\n${this.logTail()}`);
+      // Woken by the next stdout line or the exit, whichever comes first.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.lineWaiters = this.lineWaiters.filter((w) => w !== done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, 1_000));
+        this.lineWaiters.push(done);
+        this.exited.then(done);
+      });
     }
   }
 
