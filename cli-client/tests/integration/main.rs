@@ -47,7 +47,9 @@ async fn room_messages_go_both_ways() {
     let server = Server::start().await;
     let mut alice = Client::join(&server, "alice").await;
     let mut bob = Client::join(&server, "bob").await;
-    alice.expect(|v| v["kind"] == "joined" && v["from"] == "bob").await;
+    alice
+        .expect(|v| v["kind"] == "joined" && v["from"] == "bob")
+        .await;
 
     alice.send("hello bob").await;
     let line = bob.expect_message("alice", "hello bob").await;
@@ -55,13 +57,17 @@ async fn room_messages_go_both_ways() {
     alice.expect_message("alice", "hello bob").await; // the echo is the receipt
 
     bob.send("hi alice, with émojis 🐈").await;
-    alice.expect_message("bob", "hi alice, with émojis 🐈").await;
+    alice
+        .expect_message("bob", "hi alice, with émojis 🐈")
+        .await;
     bob.send("//slash text").await;
     alice.expect_message("bob", "/slash text").await;
 
     let (status, _, stderr) = bob.finish().await;
     assert!(status.success(), "{stderr}");
-    alice.expect(|v| v["kind"] == "left" && v["from"] == "bob").await;
+    alice
+        .expect(|v| v["kind"] == "left" && v["from"] == "bob")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,18 +87,30 @@ async fn private_messages_reach_only_their_recipient() {
         let line = bob
             .expect(|v| v["kind"] == "private" && v["text"] == text)
             .await;
-        assert_eq!((&line["from"], &line["to"]), (&"alice".into(), &"bob".into()));
+        assert_eq!(
+            (&line["from"], &line["to"]),
+            (&"alice".into(), &"bob".into())
+        );
     }
-    alice.expect(|v| v["kind"] == "private" && v["text"] == "third").await;
+    alice
+        .expect(|v| v["kind"] == "private" && v["text"] == "third")
+        .await;
     carol.expect_message("alice", "marker").await;
-    assert!(!carol.has_seen(|v| v["kind"] == "private"), "{:#?}", carol.seen);
+    assert!(
+        !carol.has_seen(|v| v["kind"] == "private"),
+        "{:#?}",
+        carol.seen
+    );
 
     bob.send("/private alice back at you").await;
-    alice.expect(|v| v["kind"] == "private" && v["from"] == "bob" && v["text"] == "back at you")
+    alice
+        .expect(|v| v["kind"] == "private" && v["from"] == "bob" && v["text"] == "back at you")
         .await;
 
     alice.send("/private nobody hello?").await;
-    alice.expect(|v| v["kind"] == "error" && v["code"] == "no_such_user").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "no_such_user")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +124,9 @@ async fn a_file_to_one_user_arrives_intact_and_the_sender_waits_for_it() {
     let mut bob = Client::join(&server, "bob").await;
     let mut carol = Client::join(&server, "carol").await;
     let mut alice = Client::join(&server, "alice").await;
-    alice.send(&format!("/sendfile bob {}", path.display())).await;
+    alice
+        .send(&format!("/sendfile bob {}", path.display()))
+        .await;
     alice.send("after the file").await;
     // End of input right away: alice must still finish the transfer.
     let (status, rest, stderr) = alice.finish().await;
@@ -119,7 +139,10 @@ async fn a_file_to_one_user_arrives_intact_and_the_sender_waits_for_it() {
     assert_eq!(sent["sha256"], sha256_hex(&data));
 
     let received = bob.expect(|v| v["kind"] == "file_received").await;
-    assert_eq!((&received["from"], &received["name"]), (&"alice".into(), &"data.bin".into()));
+    assert_eq!(
+        (&received["from"], &received["name"]),
+        (&"alice".into(), &"data.bin".into())
+    );
     assert_saved(&bob, &received, &data);
     assert_eq!(files_in(&bob.downloads), ["data.bin"]);
 
@@ -139,10 +162,16 @@ async fn files_and_images_to_all_reach_everyone_else() {
     let mut alice = Client::join(&server, "alice").await;
     let mut bob = Client::join(&server, "bob").await;
     let mut carol = Client::join(&server, "carol").await;
-    alice.expect(|v| v["kind"] == "joined" && v["from"] == "carol").await;
+    alice
+        .expect(|v| v["kind"] == "joined" && v["from"] == "carol")
+        .await;
 
-    alice.send(&format!("/sendimage all {}", png.display())).await;
-    alice.send(&format!("/sendfile all {}", doc.display())).await;
+    alice
+        .send(&format!("/sendimage all {}", png.display()))
+        .await;
+    alice
+        .send(&format!("/sendfile all {}", doc.display()))
+        .await;
     for client in [&mut bob, &mut carol] {
         // The two transfers run concurrently: either may finish first.
         let mut got = Vec::new();
@@ -151,10 +180,16 @@ async fn files_and_images_to_all_reach_everyone_else() {
         }
         got.sort_by_key(|v| v["name"].as_str().unwrap().to_string());
         let (image, file) = (&got[0], &got[1]);
-        assert_eq!((&image["name"], &image["file_kind"]), (&"cat.png".into(), &"image".into()));
+        assert_eq!(
+            (&image["name"], &image["file_kind"]),
+            (&"cat.png".into(), &"image".into())
+        );
         assert_eq!(image["to"], "all");
         assert_saved(client, image, PNG);
-        assert_eq!((&file["name"], &file["file_kind"]), (&"notes.txt".into(), &"file".into()));
+        assert_eq!(
+            (&file["name"], &file["file_kind"]),
+            (&"notes.txt".into(), &"file".into())
+        );
         assert_saved(client, file, &data);
     }
     // One receipt per file and recipient, in whatever order they finish.
@@ -172,7 +207,10 @@ async fn files_and_images_to_all_reach_everyone_else() {
     }
     expected.sort();
     assert_eq!(receipts, expected);
-    assert!(files_in(&alice.downloads).is_empty(), "the sender gets no copy");
+    assert!(
+        files_in(&alice.downloads).is_empty(),
+        "the sender gets no copy"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,13 +256,19 @@ async fn hostile_file_names_are_saved_safely_inside_the_download_dir() {
     // (the client would strip them too: see safe_name's unit tests).
     let id = 100;
     let data = b"ansi";
-    mallory.send(offer(id, "bell\u{7}\u{1b}[2Jwipe\n.txt", data)).await;
+    mallory
+        .send(offer(id, "bell\u{7}\u{1b}[2Jwipe\n.txt", data))
+        .await;
     mallory.send_chunk(id, data).await;
     mallory.send(ClientMsg::FileEnd { id }).await;
     mallory
         .expect(|m| matches!(m, ServerMsg::FileFailed { id: 100, .. }))
         .await;
-    mallory.send(ClientMsg::Say { text: "marker".into() }).await;
+    mallory
+        .send(ClientMsg::Say {
+            text: "marker".into(),
+        })
+        .await;
     bob.expect_message("mallory", "marker").await;
     assert!(!bob.has_seen(|v| v["name"].as_str().is_some_and(|n| n.contains("wipe"))));
 
@@ -246,13 +290,21 @@ async fn a_received_file_never_overwrites_an_existing_one() {
     write_file(&bob.downloads, "report.txt", b"old report");
 
     for expected in ["report (1).txt", "report (2).txt"] {
-        alice.send(&format!("/sendfile bob {}", path.display())).await;
+        alice
+            .send(&format!("/sendfile bob {}", path.display()))
+            .await;
         let received = bob.expect(|v| v["kind"] == "file_received").await;
         let saved = assert_saved(&bob, &received, b"new report");
         assert_eq!(saved.file_name().unwrap().to_str().unwrap(), expected);
     }
-    assert_eq!(std::fs::read(bob.downloads.join("report.txt")).unwrap(), b"old report");
-    assert_eq!(files_in(&bob.downloads), ["report (1).txt", "report (2).txt", "report.txt"]);
+    assert_eq!(
+        std::fs::read(bob.downloads.join("report.txt")).unwrap(),
+        b"old report"
+    );
+    assert_eq!(
+        files_in(&bob.downloads),
+        ["report (1).txt", "report (2).txt", "report.txt"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,13 +316,19 @@ async fn a_file_that_is_not_an_image_is_refused_as_one() {
     let mut alice = Client::join(&server, "alice").await;
     let mut bob = Client::join(&server, "bob").await;
 
-    alice.send(&format!("/sendimage bob {}", fake.display())).await;
+    alice
+        .send(&format!("/sendimage bob {}", fake.display()))
+        .await;
     let error = alice.expect(|v| v["kind"] == "error").await;
     assert_eq!(error["code"], "not_an_image");
     alice.send("/sendimage bob /no/such/file.png").await;
-    alice.expect(|v| v["kind"] == "error" && v["code"] == "unreadable").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "unreadable")
+        .await;
     alice.send("/teleport bob").await;
-    alice.expect(|v| v["kind"] == "error" && v["code"] == "bad_command").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "bad_command")
+        .await;
     alice.send("marker").await;
     bob.expect_message("alice", "marker").await;
     assert!(!bob.has_seen(|v| v["kind"].as_str().unwrap().starts_with("file")));
@@ -278,7 +336,9 @@ async fn a_file_that_is_not_an_image_is_refused_as_one() {
     assert!(files_in(&bob.downloads).is_empty());
 
     // Sent as a plain file, the same bytes are fine.
-    alice.send(&format!("/sendfile bob {}", fake.display())).await;
+    alice
+        .send(&format!("/sendfile bob {}", fake.display()))
+        .await;
     let received = bob.expect(|v| v["kind"] == "file_received").await;
     assert_eq!(received["file_kind"], "file");
     assert_saved(&bob, &received, b"<svg onload=alert(1)>");
@@ -312,7 +372,9 @@ async fn without_a_name_the_first_line_is_the_name() {
     let server = Server::start().await;
     let mut observer = Client::join(&server, "observer").await;
     let mut cmd = switchboard();
-    cmd.arg("--server").arg(server.addr.to_string()).arg("--json");
+    cmd.arg("--server")
+        .arg(server.addr.to_string())
+        .arg("--json");
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"dave\nhello from dave\n").await.unwrap();
@@ -324,7 +386,11 @@ async fn without_a_name_the_first_line_is_the_name() {
     }
     assert!(child.wait().await.unwrap().success());
     assert_eq!(seen[0]["kind"], "info", "{seen:#?}");
-    assert!(seen.iter().any(|v| v["kind"] == "welcome" && v["name"] == "dave"), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|v| v["kind"] == "welcome" && v["name"] == "dave"),
+        "{seen:#?}"
+    );
     observer.expect_message("dave", "hello from dave").await;
 }
 
@@ -337,7 +403,10 @@ async fn an_unreachable_server_is_one_clear_line_and_a_failure() {
     };
     for json in [false, true] {
         let mut cmd = switchboard();
-        cmd.arg("--server").arg(addr.to_string()).arg("--name").arg("alice");
+        cmd.arg("--server")
+            .arg(addr.to_string())
+            .arg("--name")
+            .arg("alice");
         if json {
             cmd.arg("--json");
         }
@@ -396,7 +465,10 @@ async fn plain_output_strips_control_sequences_from_others() {
         }
     };
     assert!(line.ends_with("<mallory> hello red"), "{line:?}");
-    assert!(!line.contains('\u{1b}') && !line.contains('\u{7}'), "{line:?}");
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{7}'),
+        "{line:?}"
+    );
     drop(child.stdin.take());
     assert!(child.wait().await.unwrap().success());
 }
@@ -411,7 +483,10 @@ async fn history_from_before_joining_is_marked() {
     let line = bob
         .expect(|v| v["kind"] == "history" && v["text"] == "said before bob came")
         .await;
-    assert_eq!((&line["event"], &line["from"]), (&"message".into(), &"alice".into()));
+    assert_eq!(
+        (&line["event"], &line["from"]),
+        (&"message".into(), &"alice".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,7 +500,10 @@ async fn a_dropped_connection_is_reported_and_the_client_comes_back_under_its_na
     // Same port: the client keeps dialling the address it was given.
     let server = Server::start_on(&addr.to_string()).await;
     let welcome = alice.expect(|v| v["kind"] == "welcome").await;
-    assert_eq!((&welcome["name"], &welcome["reconnect"]), (&"alice".into(), &true.into()));
+    assert_eq!(
+        (&welcome["name"], &welcome["reconnect"]),
+        (&"alice".into(), &true.into())
+    );
     let mut bob = Client::join(&server, "bob").await;
     alice.send("still here").await;
     bob.expect_message("alice", "still here").await;

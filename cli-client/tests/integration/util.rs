@@ -62,7 +62,10 @@ impl Server {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
-            timeout(WAIT, task).await.expect("the server stops").unwrap();
+            timeout(WAIT, task)
+                .await
+                .expect("the server stops")
+                .unwrap();
         }
     }
 }
