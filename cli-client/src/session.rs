@@ -361,6 +361,11 @@ impl Session {
                 break Ended::Quit;
             }
             tokio::select! {
+                // A transfer task reports its SHA-256 before it queues the
+                // offer, so polling reports first guarantees it is known when
+                // the server's receipts for that offer are handled.
+                biased;
+                Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
                 frame = stream.next() => {
                     last_heard = Instant::now();
                     pinged = false;
@@ -391,7 +396,6 @@ impl Session {
                         }),
                     },
                 },
-                Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
                 _ = ticker.tick() => {
                     let silent = last_heard.elapsed();
                     if silent > DEAD_AFTER {
