@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/join", post(pages::join))
         .route("/chat", get(pages::chat_page))
         .route("/leave", post(pages::leave))
+        .route("/api/session", get(pages::session_status))
         .nest_service("/static", ServeDir::new(&state.config.static_dir))
         .layer(CompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(FORM_LIMIT));

@@ -206,3 +206,16 @@ pub async fn leave(
     )
         .into_response())
 }
+
+/// `GET /api/session`: whether the cookie still names a session (the page asks
+/// before reconnecting a refused WebSocket). 200 `{"name":…}` or 401.
+pub async fn session_status(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match auth::session(&state, &headers) {
+        Some(session) => axum::Json(serde_json::json!({"name": session.name})).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "no session"})),
+        )
+            .into_response(),
+    }
+}
