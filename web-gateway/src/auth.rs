@@ -94,7 +94,11 @@ mod tests {
         check(&[("host", "a:1"), ("origin", "http://evil:1")], &[], false);
         check(&[("host", "a:1"), ("origin", "http://a:2")], &[], false);
         check(&[("host", "a:1"), ("origin", "null")], &[], false);
-        check(&[("host", "a:1"), ("origin", "http://b")], &["http://b"], true);
+        check(
+            &[("host", "a:1"), ("origin", "http://b")],
+            &["http://b"],
+            true,
+        );
         check(&[("host", "a:1")], &[], true);
     }
 

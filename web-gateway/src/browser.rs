@@ -137,7 +137,11 @@ mod tests {
     #[test]
     fn parses_commands() {
         let check = |json: &str, expected: Option<FromBrowser>| {
-            assert_eq!(serde_json::from_str::<FromBrowser>(json).ok(), expected, "{json}");
+            assert_eq!(
+                serde_json::from_str::<FromBrowser>(json).ok(),
+                expected,
+                "{json}"
+            );
         };
         check(
             r#"{"type":"say","text":"hi"}"#,

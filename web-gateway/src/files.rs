@@ -23,12 +23,16 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let session = auth::session(&state, &headers).ok_or(AppError::NotFound)?;
-    let served = state.spool.fetch(&token, session.id).ok_or(AppError::NotFound)?;
+    let served = state
+        .spool
+        .fetch(&token, session.id)
+        .ok_or(AppError::NotFound)?;
     let file = tokio::fs::File::open(&served.path)
         .await
         .map_err(|_| AppError::NotFound)?;
     let disposition = content_disposition(served.inline, &served.name);
-    let mut response = Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
+    let mut response =
+        Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -40,9 +44,18 @@ pub async fn download(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition).expect("ASCII only"),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FILE_CSP));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(FILE_CSP),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
     h.insert(
         "cross-origin-resource-policy",
         HeaderValue::from_static("same-origin"),

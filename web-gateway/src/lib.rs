@@ -82,7 +82,9 @@ impl AppState {
 
     /// The core's message limit (bytes of UTF-8).
     pub fn max_message(&self) -> u32 {
-        self.link.up().map_or(4096, |(_, limits)| limits.max_message)
+        self.link
+            .up()
+            .map_or(4096, |(_, limits)| limits.max_message)
     }
 
     /// Ends a session everywhere: browsers, the core, the spool.
@@ -96,8 +98,8 @@ impl AppState {
 
 /// The router: pages, static files, WebSocket, uploads, downloads.
 pub fn app(state: AppState) -> Router {
-    let upload_limit = usize::try_from(state.config.max_upload + upload::MULTIPART_SLACK)
-        .unwrap_or(usize::MAX);
+    let upload_limit =
+        usize::try_from(state.config.max_upload + upload::MULTIPART_SLACK).unwrap_or(usize::MAX);
     let pages = Router::new()
         .route("/", get(pages::join_page))
         .route("/join", post(pages::join))
@@ -128,7 +130,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Starts the link task and the housekeeping; returns the state for [`app`].
-pub fn start(args: Args, link: LinkConfig, shutdown: &CancellationToken) -> anyhow::Result<AppState> {
+pub fn start(
+    args: Args,
+    link: LinkConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<AppState> {
     let hub = Hub::new(HubConfig {
         browser_queue: args.browser_queue,
         replay: args.replay,
@@ -196,9 +202,9 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         }
         None => {
             let token = sessions::random_token();
-            let listener = TcpListener::bind(args.core_listen)
-                .await
-                .with_context(|| format!("cannot listen for terminal users on {}", args.core_listen))?;
+            let listener = TcpListener::bind(args.core_listen).await.with_context(|| {
+                format!("cannot listen for terminal users on {}", args.core_listen)
+            })?;
             let addr = listener.local_addr()?;
             let config = core_server::Config {
                 listen: addr,

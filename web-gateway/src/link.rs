@@ -202,9 +202,7 @@ impl Link {
         self.chunks
             .send(Outgoing {
                 generation: Some(generation),
-                frame: Frame::new(msg)
-                    .with_session(session)
-                    .with_payload(payload),
+                frame: Frame::new(msg).with_session(session).with_payload(payload),
             })
             .await
             .map_err(|_| LinkError::Down)
@@ -271,7 +269,9 @@ impl LinkTask {
                     backoff = self.config.backoff_min;
                     let same_instance = instance.as_deref() == Some(hello.instance.as_str());
                     if instance.is_some() && !same_instance {
-                        tracing::info!("the core restarted (new instance): re-attaching from scratch");
+                        tracing::info!(
+                            "the core restarted (new instance): re-attaching from scratch"
+                        );
                     }
                     instance = Some(hello.instance);
                     let reason = self
@@ -376,8 +376,7 @@ impl LinkTask {
                     Ok(Some(Ok(frame))) => frame,
                 };
                 pinged = false;
-                if let Some(err) =
-                    route(frame, hub, spool, link, generation, &mut transfers).await
+                if let Some(err) = route(frame, hub, spool, link, generation, &mut transfers).await
                 {
                     return err;
                 }

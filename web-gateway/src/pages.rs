@@ -56,7 +56,10 @@ fn join_error(name: &str, error: &str, status: StatusCode) -> Result<Response, A
 }
 
 /// `GET /`: the join page, or the chat for someone already in.
-pub async fn join_page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn join_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     if auth::session(&state, &headers).is_some() {
         return Ok(Redirect::to("/chat").into_response());
     }
@@ -140,7 +143,9 @@ pub async fn join(
             ..
         }) => join_error(
             name,
-            &format!("The name {name} is already taken (names are case-insensitive). Choose another."),
+            &format!(
+                "The name {name} is already taken (names are case-insensitive). Choose another."
+            ),
             StatusCode::CONFLICT,
         ),
         Err(JoinError::Refused { message, .. }) => {
@@ -151,7 +156,10 @@ pub async fn join(
 }
 
 /// `GET /chat`: the chat page.
-pub async fn chat_page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn chat_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let session = auth::session(&state, &headers).ok_or(AppError::NoSession)?;
     let users = state
         .hub
@@ -193,7 +201,9 @@ pub async fn leave(
     if !auth::origin_allowed(&headers, &state.config.allowed_origins)
         || !auth::csrf_matches(&session.csrf, &form.csrf)
     {
-        return Err(AppError::Forbidden("the form was not sent from the chat page"));
+        return Err(AppError::Forbidden(
+            "the form was not sent from the chat page",
+        ));
     }
     state.end_session(session.id, "you left the chat");
     tracing::info!(user = %session.name, "web user left");

@@ -385,7 +385,10 @@ impl Hub {
     }
 
     pub fn is_attached(&self, id: SessionId) -> bool {
-        self.state().sessions.get(&id).is_some_and(Session::attached)
+        self.state()
+            .sessions
+            .get(&id)
+            .is_some_and(Session::attached)
     }
 
     pub fn session_count(&self) -> usize {
@@ -504,7 +507,9 @@ impl Hub {
                 }),
                 Some((to.clone(), message.clone())),
             ),
-            ServerMsg::FileDelivered { id, to } => (*id, None, Some((Some(to.clone()), String::new()))),
+            ServerMsg::FileDelivered { id, to } => {
+                (*id, None, Some((Some(to.clone()), String::new())))
+            }
             _ => return,
         };
         let Some(entry) = session.uploads.get_mut(&upload) else {

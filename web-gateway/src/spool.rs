@@ -320,11 +320,12 @@ impl Incoming {
             Some(image) => image.mime().to_string(),
             None => {
                 let guess = mime_guess::from_path(&self.name).first_or_octet_stream();
-                // A name that claims an image whose bytes are not one.
-                if guess.type_() == mime_guess::mime::IMAGE {
+                let guess = guess.essence_str();
+                // A name that claims an inline image type whose bytes are not one.
+                if ["image/png", "image/jpeg", "image/gif", "image/webp"].contains(&guess) {
                     "application/octet-stream".to_string()
                 } else {
-                    guess.essence_str().to_string()
+                    guess.to_string()
                 }
             }
         };
@@ -372,7 +373,10 @@ mod tests {
     async fn stores_and_grants() {
         let spool = spool(1000, Duration::from_secs(60));
         let png = b"\x89PNG\r\n\x1a\n0123456789";
-        let mut incoming = spool.begin("cat.txt", png.len() as u64, vec![1]).await.unwrap();
+        let mut incoming = spool
+            .begin("cat.txt", png.len() as u64, vec![1])
+            .await
+            .unwrap();
         incoming.write(&png[..3]).await.unwrap();
         incoming.write(&png[3..]).await.unwrap();
         let stored = incoming.finish(&sha(png)).await.unwrap();
@@ -413,7 +417,11 @@ mod tests {
         let mut incoming = spool.begin("a.bin", 1, vec![1]).await.unwrap();
         incoming.write(b"x").await.unwrap();
         let stored = incoming.finish(&sha(b"x")).await.unwrap();
-        assert!(spool.fetch(stored.url.trim_start_matches("/files/"), 1).is_none());
+        assert!(
+            spool
+                .fetch(stored.url.trim_start_matches("/files/"), 1)
+                .is_none()
+        );
         spool.sweep();
         assert_eq!(spool.used(), 0);
         assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);

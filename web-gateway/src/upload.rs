@@ -35,7 +35,11 @@ const OFFER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest stored file name, in bytes.
 const MAX_FILE_NAME: usize = 200;
 
-pub async fn upload(State(state): State<AppState>, headers: HeaderMap, multipart: Multipart) -> Response {
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -88,7 +92,11 @@ struct Received {
     kind: FileKind,
 }
 
-async fn receive(state: &AppState, headers: &HeaderMap, mut multipart: Multipart) -> Result<String, AppError> {
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> Result<String, AppError> {
     let session = auth::session(state, headers).ok_or(AppError::NoSession)?;
     if !auth::origin_allowed(headers, &state.config.allowed_origins) {
         return Err(AppError::Forbidden("cross-origin upload refused"));
@@ -111,7 +119,11 @@ async fn receive(state: &AppState, headers: &HeaderMap, mut multipart: Multipart
     let mut csrf_ok = false;
     let mut to = None;
     let mut file = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
         match field.name() {
             Some("csrf") => {
                 let given = small_field(field, limit).await?;
@@ -155,7 +167,10 @@ async fn receive(state: &AppState, headers: &HeaderMap, mut multipart: Multipart
         Target::Room => "the room".to_string(),
         Target::User(u) => u.clone(),
     };
-    Ok(format!("Sent {name} ({}) to {to_text}.", human_size(file.size)))
+    Ok(format!(
+        "Sent {name} ({}) to {to_text}.",
+        human_size(file.size)
+    ))
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> AppError {
@@ -178,7 +193,11 @@ async fn small_field(mut field: Field<'_>, limit: u64) -> Result<String, AppErro
 }
 
 /// Streams the file part to a temporary file, hashing and counting.
-async fn spool_field(state: &AppState, mut field: Field<'_>, limit: u64) -> Result<Received, AppError> {
+async fn spool_field(
+    state: &AppState,
+    mut field: Field<'_>,
+    limit: u64,
+) -> Result<Received, AppError> {
     let name = safe_file_name(field.file_name().unwrap_or(""));
     let temp = TempUpload {
         path: state.spool.upload_path(),
@@ -279,7 +298,12 @@ async fn stream_chunks(
         sent += buf.len() as u64;
         state
             .link
-            .send_chunk(generation, session, ClientMsg::FileChunk { id }, buf.freeze())
+            .send_chunk(
+                generation,
+                session,
+                ClientMsg::FileChunk { id },
+                buf.freeze(),
+            )
             .await?;
     }
     if sent != file.size {
@@ -289,7 +313,12 @@ async fn stream_chunks(
     }
     state
         .link
-        .send_chunk(generation, session, ClientMsg::FileEnd { id }, Default::default())
+        .send_chunk(
+            generation,
+            session,
+            ClientMsg::FileEnd { id },
+            Default::default(),
+        )
         .await?;
     Ok(())
 }
@@ -318,7 +347,8 @@ mod tests {
 
     #[test]
     fn file_names() {
-        let check = |raw: &str, expected: &str| assert_eq!(safe_file_name(raw), expected, "{raw:?}");
+        let check =
+            |raw: &str, expected: &str| assert_eq!(safe_file_name(raw), expected, "{raw:?}");
         check("cat.png", "cat.png");
         check("C:\\Users\\me\\cat.png", "cat.png");
         check("../../etc/passwd", "passwd");

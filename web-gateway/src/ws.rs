@@ -56,7 +56,9 @@ pub async fn handler(
 ) -> Result<Response, AppError> {
     if !auth::origin_allowed(&headers, &state.config.allowed_origins) {
         tracing::info!(origin = ?headers.get("origin"), "WebSocket from a foreign origin refused");
-        return Err(AppError::Forbidden("WebSocket from a foreign origin refused"));
+        return Err(AppError::Forbidden(
+            "WebSocket from a foreign origin refused",
+        ));
     }
     let session = auth::session(&state, &headers).ok_or(AppError::Forbidden("join first"))?;
     let max = state.config.ws_max_message;

@@ -43,7 +43,16 @@ async fn web_and_terminal_users_share_room_and_private_messages() {
     seen.sort_by(|x, y| x.name.cmp(&y.name));
     let seen: Vec<(String, String)> = seen
         .iter()
-        .map(|u| (u.name.clone(), serde_json::to_value(u.kind).unwrap().as_str().unwrap().to_string()))
+        .map(|u| {
+            (
+                u.name.clone(),
+                serde_json::to_value(u.kind)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
         .collect();
     assert_eq!(seen, expected);
 
@@ -72,16 +81,28 @@ async fn web_and_terminal_users_share_room_and_private_messages() {
         .await;
     assert_eq!((from.as_str(), to.as_str()), ("alice", "terry"));
     let echo = a.expect_text("secret for terry").await;
-    assert_eq!((echo["type"].as_str(), echo["to"].as_str()), (Some("private"), Some("terry")));
+    assert_eq!(
+        (echo["type"].as_str(), echo["to"].as_str()),
+        (Some("private"), Some("terry"))
+    );
     terry.private("bob", "secret for bob").await;
     let got = b.expect_text("secret for bob").await;
-    assert_eq!((got["type"].as_str(), got["from"].as_str()), (Some("private"), Some("terry")));
+    assert_eq!(
+        (got["type"].as_str(), got["from"].as_str()),
+        (Some("private"), Some("terry"))
+    );
     // A room message after both: whoever was not a party saw neither.
     terry.say("marker").await;
     let a_seen = texts(&a.until(|m| m["text"] == "marker").await);
     let b_seen = texts(&b.until(|m| m["text"] == "marker").await);
-    assert!(!a_seen.contains(&"secret for bob".to_string()), "{a_seen:?}");
-    assert!(!b_seen.contains(&"secret for terry".to_string()), "{b_seen:?}");
+    assert!(
+        !a_seen.contains(&"secret for bob".to_string()),
+        "{a_seen:?}"
+    );
+    assert!(
+        !b_seen.contains(&"secret for terry".to_string()),
+        "{b_seen:?}"
+    );
     core.stop().await;
 }
 
@@ -127,7 +148,12 @@ async fn a_terminal_image_reaches_a_web_user_and_no_one_else() {
     let mut a = alice.ws().await;
 
     terry
-        .send_file(Target::User("alice".into()), "cat.png", PNG, FileKind::Image)
+        .send_file(
+            Target::User("alice".into()),
+            "cat.png",
+            PNG,
+            FileKind::Image,
+        )
         .await;
     let file = a.expect("file").await;
     assert_eq!(file["from"], "terry");
@@ -139,9 +165,17 @@ async fn a_terminal_image_reaches_a_web_user_and_no_one_else() {
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(&resp.body[..], PNG);
     assert_eq!(resp.header("content-type"), Some("image/png"));
-    assert!(resp.header("content-disposition").unwrap().starts_with("inline"));
+    assert!(
+        resp.header("content-disposition")
+            .unwrap()
+            .starts_with("inline")
+    );
     assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
-    assert!(resp.header("content-security-policy").unwrap().contains("sandbox"));
+    assert!(
+        resp.header("content-security-policy")
+            .unwrap()
+            .contains("sandbox")
+    );
 
     // Another session, or no session, cannot fetch it.
     assert_eq!(bob.get(url).await.status, StatusCode::NOT_FOUND);
@@ -160,12 +194,18 @@ async fn only_real_images_are_inline_everything_else_is_an_attachment() {
     let mut b = bob.ws().await;
     let cases: [(&str, &[u8], &str); 3] = [
         ("page.html", b"<script>alert(1)</script>", "text/html"),
-        ("logo.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>", "image/svg+xml"),
+        (
+            "logo.svg",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+            "image/svg+xml",
+        ),
         ("fake.png", b"not really a png", "application/octet-stream"),
     ];
     for (name, bytes, mime) in cases {
         // Room-wide: every web user gets it, each can fetch it.
-        terry.send_file(Target::Room, name, bytes, FileKind::File).await;
+        terry
+            .send_file(Target::Room, name, bytes, FileKind::File)
+            .await;
         let file = a.expect("file").await;
         assert_eq!(file["name"], name);
         assert_eq!(file["inline"], false);
@@ -174,12 +214,17 @@ async fn only_real_images_are_inline_everything_else_is_an_attachment() {
         assert_eq!(&resp.body[..], bytes);
         assert_eq!(resp.header("content-type"), Some(mime), "{name}");
         assert!(
-            resp.header("content-disposition").unwrap().starts_with("attachment"),
+            resp.header("content-disposition")
+                .unwrap()
+                .starts_with("attachment"),
             "{name}"
         );
         assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
         let file_b = b.expect("file").await;
-        assert_eq!(bob.get(file_b["url"].as_str().unwrap()).await.body, resp.body);
+        assert_eq!(
+            bob.get(file_b["url"].as_str().unwrap()).await.body,
+            resp.body
+        );
     }
     core.stop().await;
 }
@@ -194,7 +239,12 @@ async fn a_foreign_origin_is_refused() {
     let alice = gw.join("alice").await;
     let refused = alice.try_ws("/ws", "http://evil.example").await.err();
     assert_eq!(refused, Some(StatusCode::FORBIDDEN));
-    assert!(alice.try_ws("/ws", "https://chat.example.org").await.is_ok());
+    assert!(
+        alice
+            .try_ws("/ws", "https://chat.example.org")
+            .await
+            .is_ok()
+    );
     assert!(alice.try_ws("/ws", &alice.origin()).await.is_ok());
     // No cookie: no socket either.
     let stranger = util::Web {
@@ -203,7 +253,10 @@ async fn a_foreign_origin_is_refused() {
         csrf: String::new(),
         addr: gw.addr,
     };
-    assert_eq!(stranger.try_ws("/ws", &gw.origin()).await.err(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(
+        stranger.try_ws("/ws", &gw.origin()).await.err(),
+        Some(StatusCode::FORBIDDEN)
+    );
     core.stop().await;
 }
 
@@ -218,19 +271,28 @@ async fn an_oversized_upload_gets_413_and_nothing_is_half_sent() {
     // Declared too large: refused before reading.
     let resp = alice.upload("terry", "big.bin", &big, false).await;
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(resp.text().contains("larger than the limit of 100 KiB"), "{}", resp.text());
+    assert!(
+        resp.text().contains("larger than the limit of 100 KiB"),
+        "{}",
+        resp.text()
+    );
     // Streamed without a length: refused when the limit is crossed.
     let (content_type, body) = multipart(&[
         ("csrf", None, alice.csrf.as_bytes()),
         ("to", None, b"terry"),
         ("file", Some("big.bin"), &big),
     ]);
-    let resp = alice.post_upload(&content_type, chunked(body, 16 * 1024), true).await;
+    let resp = alice
+        .post_upload(&content_type, chunked(body, 16 * 1024), true)
+        .await;
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(resp.json()["error"].as_str().unwrap().contains("100 KiB"));
     // Just under the limit goes through, and it is the first file terry sees.
     let ok = pattern(100 * 1024, 3);
-    assert_eq!(alice.upload("terry", "ok.bin", &ok, true).await.status, StatusCode::OK);
+    assert_eq!(
+        alice.upload("terry", "ok.bin", &ok, true).await.status,
+        StatusCode::OK
+    );
     let (_, name, bytes) = terry.receive_file().await;
     assert_eq!(name, "ok.bin");
     assert!(bytes == ok);
@@ -250,12 +312,18 @@ async fn uploads_need_the_csrf_token_and_a_session() {
     ]);
     let resp = alice.post_upload(&content_type, full(body), false).await;
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
-    let (content_type, body) = multipart(&[("to", None, b"terry"), ("file", Some("x.bin"), b"no token")]);
+    let (content_type, body) =
+        multipart(&[("to", None, b"terry"), ("file", Some("x.bin"), b"no token")]);
     let resp = alice.post_upload(&content_type, full(body), true).await;
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
     // To someone who is not here: a clear refusal.
     let resp = alice.upload("nobody", "x.bin", b"x", true).await;
-    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", resp.text());
+    assert_eq!(
+        resp.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        resp.text()
+    );
     alice.upload("terry", "real.bin", b"real", true).await;
     let (_, name, _) = terry.receive_file().await;
     assert_eq!(name, "real.bin");
@@ -282,14 +350,18 @@ async fn the_link_is_cut_and_web_sessions_recover_with_nothing_lost_or_doubled()
         assert_eq!(link["state"], "reconnecting");
     }
     // The room goes on without them.
-    terry.expect_event(|ev| matches!(ev, EventBody::Left { name } if name == "bob").then_some(())).await;
+    terry
+        .expect_event(|ev| matches!(ev, EventBody::Left { name } if name == "bob").then_some(()))
+        .await;
     for text in ["gap 1", "gap 2", "gap 3"] {
         terry.say(text).await;
         terry.expect_message(text).await;
     }
     proxy.resume();
     for ws in [&mut a, &mut b] {
-        let seen = ws.until(|m| m["type"] == "link" && m["state"] == "connected").await;
+        let seen = ws
+            .until(|m| m["type"] == "link" && m["state"] == "connected")
+            .await;
         assert_eq!(texts(&seen), ["gap 1", "gap 2", "gap 3"], "{seen:?}");
     }
     terry.say("after").await;
@@ -314,16 +386,24 @@ async fn the_core_restarts_and_web_sessions_come_back() {
     let mut a = alice.ws().await;
     let mut terry = Tcp::join(addr, "terry").await;
     terry.say("before restart").await;
-    let before = a.expect_text("before restart").await["seq"].as_u64().unwrap();
+    let before = a.expect_text("before restart").await["seq"]
+        .as_u64()
+        .unwrap();
 
     core.stop().await;
     assert_eq!(a.expect("link").await["state"], "reconnecting");
     let core = Core::start_on(addr).await;
-    let seen = a.until(|m| m["type"] == "link" && m["state"] == "connected").await;
+    let seen = a
+        .until(|m| m["type"] == "link" && m["state"] == "connected")
+        .await;
     assert!(texts(&seen).is_empty(), "{seen:?}");
 
     let mut terry = Tcp::join(addr, "terry").await;
-    assert!(terry.users.iter().any(|u| u.name == "alice"), "{:?}", terry.users);
+    assert!(
+        terry.users.iter().any(|u| u.name == "alice"),
+        "{:?}",
+        terry.users
+    );
     terry.say("after restart").await;
     let after = a.expect_text("after restart").await;
     // The new core numbers from 1 again; the browser's seq still grows.
@@ -363,7 +443,10 @@ async fn the_join_page_shows_name_errors() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("data-testid=\"join-name\""));
     let csp = page.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
 
     let check = |resp: Resp, status: StatusCode, words: &str| {
@@ -373,19 +456,31 @@ async fn the_join_page_shows_name_errors() {
         assert!(html.contains(words), "{html}");
         assert!(resp.header("set-cookie").is_none());
     };
-    check(gw.post_form("/join", None, "name=TERRY").await, StatusCode::CONFLICT, "already taken");
+    check(
+        gw.post_form("/join", None, "name=TERRY").await,
+        StatusCode::CONFLICT,
+        "already taken",
+    );
     check(
         gw.post_form("/join", None, "name=bad+name%21").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "letters, digits",
     );
-    check(gw.post_form("/join", None, "name=all").await, StatusCode::UNPROCESSABLE_ENTITY, "reserved");
+    check(
+        gw.post_form("/join", None, "name=all").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reserved",
+    );
     // HTML in a refused name is shown as text.
     let resp = gw.post_form("/join", None, "name=%3Cb%3Ex").await;
     assert!(!resp.text().contains("<b>x"));
     // The same name twice from the web is taken too.
     gw.join("alice").await;
-    check(gw.post_form("/join", None, "name=Alice").await, StatusCode::CONFLICT, "already taken");
+    check(
+        gw.post_form("/join", None, "name=Alice").await,
+        StatusCode::CONFLICT,
+        "already taken",
+    );
 
     // The page's assets are served.
     let js = gw.get("/static/app.js", None).await;
@@ -405,10 +500,16 @@ async fn leaving_ends_the_session_and_frees_the_name() {
     let mut a = alice.ws().await;
 
     // A leave without the CSRF token is refused.
-    let resp = gw.post_form("/leave", Some(&alice.cookie), "csrf=wrong").await;
+    let resp = gw
+        .post_form("/leave", Some(&alice.cookie), "csrf=wrong")
+        .await;
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
     let resp = gw
-        .post_form("/leave", Some(&alice.cookie), &format!("csrf={}", alice.csrf))
+        .post_form(
+            "/leave",
+            Some(&alice.cookie),
+            &format!("csrf={}", alice.csrf),
+        )
         .await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER);
     assert!(resp.header("set-cookie").unwrap().contains("Max-Age=0"));
@@ -500,7 +601,9 @@ async fn browser_messages_are_rate_and_size_limited() {
     assert_eq!(fresh.expect("error").await["code"], "bad_request");
     // Over the size limit: the socket is closed.
     let _ = fresh
-        .send_raw(tokio_tungstenite::tungstenite::Message::text("x".repeat(4096)))
+        .send_raw(tokio_tungstenite::tungstenite::Message::text(
+            "x".repeat(4096),
+        ))
         .await;
     fresh.closed().await;
     core.stop().await;
@@ -514,12 +617,25 @@ async fn the_spool_cap_refuses_files_with_a_notice() {
     let alice = gw.join("alice").await;
     let mut a = alice.ws().await;
     terry
-        .send_file(Target::User("alice".into()), "big.bin", &pattern(2000, 4), FileKind::File)
+        .send_file(
+            Target::User("alice".into()),
+            "big.bin",
+            &pattern(2000, 4),
+            FileKind::File,
+        )
         .await;
     let notice = a.expect("notice").await;
-    assert!(notice["text"].as_str().unwrap().contains("full"), "{notice}");
+    assert!(
+        notice["text"].as_str().unwrap().contains("full"),
+        "{notice}"
+    );
     terry
-        .send_file(Target::User("alice".into()), "small.bin", b"fits", FileKind::File)
+        .send_file(
+            Target::User("alice".into()),
+            "small.bin",
+            b"fits",
+            FileKind::File,
+        )
         .await;
     assert_eq!(a.expect("file").await["name"], "small.bin");
     core.stop().await;

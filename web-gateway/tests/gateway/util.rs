@@ -16,7 +16,9 @@ use std::{
 use bytes::Bytes;
 use core_server::{
     codec::{ClientCodec, Frame},
-    protocol::{ClientMsg, Event, EventBody, FileKind, PROTOCOL_VERSION, ServerMsg, Target, UserInfo},
+    protocol::{
+        ClientMsg, Event, EventBody, FileKind, PROTOCOL_VERSION, ServerMsg, Target, UserInfo,
+    },
 };
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -187,9 +189,11 @@ impl Gateway {
 
     /// With options changed by `tweak`; waits until the link is up.
     pub async fn start_with(core: SocketAddr, tweak: impl FnOnce(&mut Args)) -> Gateway {
-        let mut args = Args::default();
-        args.reconnect_min_ms = 20;
-        args.reconnect_max_ms = 200;
+        let mut args = Args {
+            reconnect_min_ms: 20,
+            reconnect_max_ms: 200,
+            ..Default::default()
+        };
         tweak(&mut args);
         let link = LinkConfig {
             addr: core.to_string(),
@@ -210,7 +214,10 @@ impl Gateway {
                 .await
                 .unwrap();
         });
-        assert!(state.link.wait_up(TIMEOUT).await, "gateway link did not come up");
+        assert!(
+            state.link.wait_up(TIMEOUT).await,
+            "gateway link did not come up"
+        );
         Gateway {
             addr,
             state,
@@ -225,9 +232,17 @@ impl Gateway {
     /// Joins through the join page like a browser; panics unless it works.
     pub async fn join(&self, name: &str) -> Web {
         let resp = self.post_form("/join", None, &format!("name={name}")).await;
-        assert_eq!(resp.status, StatusCode::SEE_OTHER, "join {name}: {}", resp.text());
+        assert_eq!(
+            resp.status,
+            StatusCode::SEE_OTHER,
+            "join {name}: {}",
+            resp.text()
+        );
         assert_eq!(resp.header("location"), Some("/chat"));
-        let set_cookie = resp.header("set-cookie").expect("a session cookie").to_string();
+        let set_cookie = resp
+            .header("set-cookie")
+            .expect("a session cookie")
+            .to_string();
         for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
             assert!(set_cookie.contains(attr), "{set_cookie}");
         }
@@ -302,7 +317,7 @@ pub fn chunked(bytes: Bytes, chunk: usize) -> Body {
         .chunks(chunk)
         .map(|c| Ok(BodyFrame::data(Bytes::copy_from_slice(c))))
         .collect();
-    StreamBody::new(futures_util::stream::iter(parts)).boxed()
+    BodyExt::boxed(StreamBody::new(futures_util::stream::iter(parts)))
 }
 
 /// One request on a fresh HTTP/1.1 connection (hyper's client, no pool).
@@ -316,7 +331,11 @@ pub async fn send(addr: SocketAddr, req: hyper::http::request::Builder, body: Bo
         let req = req.header("host", addr.to_string()).body(body).unwrap();
         let resp = sender.send_request(req).await.expect("HTTP response");
         let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         Resp {
             status: parts.status,
             headers: parts.headers,
@@ -395,7 +414,12 @@ impl Web {
         req.headers_mut()
             .insert("cookie", self.cookie.parse().unwrap());
         req.headers_mut().insert("origin", origin.parse().unwrap());
-        match within("the WebSocket handshake", tokio_tungstenite::connect_async(req)).await {
+        match within(
+            "the WebSocket handshake",
+            tokio_tungstenite::connect_async(req),
+        )
+        .await
+        {
             Ok((stream, _)) => Ok(Ws {
                 stream,
                 hello: Value::Null,
@@ -484,9 +508,12 @@ impl Ws {
     }
 
     pub async fn send_json(&mut self, value: Value) {
-        within("a WebSocket send", self.stream.send(Message::text(value.to_string())))
-            .await
-            .unwrap();
+        within(
+            "a WebSocket send",
+            self.stream.send(Message::text(value.to_string())),
+        )
+        .await
+        .unwrap();
     }
 
     pub async fn say(&mut self, text: &str) {
@@ -649,8 +676,7 @@ impl Tcp {
         .await;
         for chunk in bytes.chunks(64 * 1024) {
             self.send_frame(
-                Frame::new(ClientMsg::FileChunk { id })
-                    .with_payload(Bytes::copy_from_slice(chunk)),
+                Frame::new(ClientMsg::FileChunk { id }).with_payload(Bytes::copy_from_slice(chunk)),
             )
             .await;
         }
@@ -687,7 +713,11 @@ impl Tcp {
                     bytes.extend_from_slice(&frame.payload)
                 }
                 ServerMsg::FileEnd { transfer: t } if t == transfer => break,
-                ServerMsg::FileAbort { transfer: t, message, .. } if t == transfer => {
+                ServerMsg::FileAbort {
+                    transfer: t,
+                    message,
+                    ..
+                } if t == transfer => {
                     panic!("file aborted: {message}")
                 }
                 _ => {}
@@ -701,7 +731,11 @@ impl Tcp {
 /// Deterministic test bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u32).wrapping_mul(2654435761).wrapping_add(seed as u32) as u8)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .wrapping_add(seed as u32) as u8
+        })
         .collect()
 }
 
