@@ -191,13 +191,14 @@ pub async fn write_loop(
                     while let Ok(chat) = queues.chat.try_recv() {
                         write_chat(&mut out, chat, &mut aborted).await?;
                     }
-                    if aborted.contains(&item.transfer) {
-                        continue; // dropping the delivery tells the sender it failed
-                    }
-                    out.write_all(&item.frame.0).await?;
-                    if let Some(delivery) = item.delivery {
-                        out.flush().await?;
-                        delivery.written();
+                    // A chunk of an aborted transfer is dropped (and with it
+                    // its delivery, which tells the sender it failed).
+                    if !aborted.contains(&item.transfer) {
+                        out.write_all(&item.frame.0).await?;
+                        if let Some(delivery) = item.delivery {
+                            out.flush().await?;
+                            delivery.written();
+                        }
                     }
                 }
                 else => return out.shutdown().await,

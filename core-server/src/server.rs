@@ -69,6 +69,8 @@ pub async fn serve(
                 continue;
             }
         };
+        // A slot may have been freed while we waited in accept.
+        let permit = permit.or_else(|| limit.clone().try_acquire_owned().ok());
         let Some(permit) = permit else {
             warn!("connection limit reached; refusing a connection");
             if let Ok(slot) = refusing.clone().try_acquire_owned() {
