@@ -241,6 +241,12 @@ pub enum ServerMsg {
     FileAccepted {
         id: u32,
         transfer: u64,
+        /// Who will get the file (for a room-wide transfer: everyone else in
+        /// the room when it was offered). The sender hears back exactly one
+        /// `file_delivered` or `file_failed` with `to` per name here, unless a
+        /// `file_failed` without `to` ends the whole transfer first.
+        #[serde(default)]
+        recipients: Vec<String>,
     },
     /// To a sender: one recipient has received the whole file.
     FileDelivered {

@@ -1,0 +1,243 @@
+//! Every limit and option of the server, as command-line flags (`clap`) and as
+//! a plain struct for embedding ([`Config::default`] gives the documented
+//! defaults).
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+
+use crate::{error::ServerError, protocol::Limits};
+
+/// Default address of the server (`--listen`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// The server's configuration. `clap` documents each field as a flag; the
+/// embedding web gateway builds one with `Config { .., ..Default::default() }`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on for terminal clients and gateway links. Only used by
+    /// the `core-server` binary; an embedder passes its own listener to `serve`.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// How many recent room messages a joiner receives as history.
+    #[arg(long, default_value_t = 100)]
+    pub history: usize,
+
+    /// Largest frame a client may send, in bytes (checked before allocating).
+    /// Must leave room for a file chunk (64 KiB) and the longest message.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_frame: u32,
+
+    /// Longest message text, in bytes of UTF-8.
+    #[arg(long, default_value_t = 4096)]
+    pub max_message: u32,
+
+    /// Largest file or image, in bytes.
+    #[arg(long, default_value_t = 100 * 1024 * 1024)]
+    pub max_file: u64,
+
+    /// Frames per second a user may send once its burst is used (token bucket
+    /// refill rate; file chunks are not counted).
+    #[arg(long, default_value_t = 20)]
+    pub rate_per_sec: u32,
+
+    /// Frames a user may send at once (token bucket size).
+    #[arg(long, default_value_t = 40)]
+    pub rate_burst: u32,
+
+    /// Most simultaneous connections (a gateway link counts as one); more are
+    /// refused with `bye server_full`.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Time a new connection has to say hello and join (e.g. `10s`, `500ms`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub login_timeout: Duration,
+
+    /// The server pings a connection it has heard nothing from for this long.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// A connection the server has heard nothing from for this long is dropped
+    /// (`bye ping_timeout`). Must be longer than the ping interval.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Chat and control frames queued for one connection before it counts as
+    /// not reading and is dropped (`bye slow_consumer`).
+    #[arg(long, default_value_t = 4096)]
+    pub outbound_queue: usize,
+
+    /// File chunks queued for one connection. When full, the sender is paused
+    /// (backpressure) instead of buffering more.
+    #[arg(long, default_value_t = 16)]
+    pub file_queue: usize,
+
+    /// How long a sender may be paused by one recipient's full chunk queue
+    /// before that recipient's copy is aborted (the others continue).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub file_stall_timeout: Duration,
+
+    /// Files one user may be sending at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_transfers: usize,
+
+    /// On shutdown, how long a connection's queued frames may take to drain
+    /// before the connection is closed anyway.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Shared secret that makes a connection a gateway link (see PROTOCOL.md).
+    /// Without it, gateway links are refused.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_GATEWAY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub gateway_token: Option<String>,
+}
+
+impl Default for Config {
+    /// The same values as the command line's defaults (a unit test checks);
+    /// unlike the command line it never reads the environment.
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            history: 100,
+            max_frame: 1024 * 1024,
+            max_message: 4096,
+            max_file: 100 * 1024 * 1024,
+            rate_per_sec: 20,
+            rate_burst: 40,
+            max_connections: 10_000,
+            login_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            ping_timeout: Duration::from_secs(60),
+            outbound_queue: 4096,
+            file_queue: 16,
+            file_stall_timeout: Duration::from_secs(10),
+            max_transfers: 8,
+            drain_timeout: Duration::from_secs(5),
+            gateway_token: None,
+        }
+    }
+}
+
+/// Bytes a frame needs beyond its text or payload: prefixes and JSON header.
+const FRAME_OVERHEAD: u32 = 1024;
+
+impl Config {
+    /// The limits announced to clients in the server's hello.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_frame: self.max_frame,
+            max_message: self.max_message,
+            max_file: self.max_file,
+            rate_per_sec: self.rate_per_sec,
+            rate_burst: self.rate_burst,
+        }
+    }
+
+    /// Refuses combinations that cannot work, so a misconfiguration is one clear
+    /// error at start rather than odd behaviour later.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let bad = |why: String| Err(ServerError::Config(why));
+        let min_frame = (crate::protocol::CHUNK_SIZE as u32).max(self.max_message) + FRAME_OVERHEAD;
+        if self.max_frame < min_frame {
+            return bad(format!(
+                "--max-frame must be at least {min_frame} (a 64 KiB chunk or the longest message, plus header)"
+            ));
+        }
+        if self.max_message == 0 {
+            return bad("--max-message must be at least 1".into());
+        }
+        if self.rate_per_sec == 0 || self.rate_burst == 0 {
+            return bad("--rate-per-sec and --rate-burst must be at least 1".into());
+        }
+        if self.max_connections == 0 || self.outbound_queue == 0 || self.file_queue == 0 {
+            return bad(
+                "--max-connections, --outbound-queue and --file-queue must be at least 1".into(),
+            );
+        }
+        if self.ping_interval.is_zero() || self.ping_timeout <= self.ping_interval {
+            return bad("--ping-timeout must be longer than a non-zero --ping-interval".into());
+        }
+        if self.file_stall_timeout >= self.ping_timeout {
+            return bad("--file-stall-timeout must be shorter than --ping-timeout".into());
+        }
+        if self.gateway_token.as_deref() == Some("") {
+            return bad("--gateway-token must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 250ms, 10s or 2m"))?;
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn default_matches_the_command_line_defaults() {
+        let mut parsed = Cli::parse_from(["core-server"]).config;
+        parsed.gateway_token = None; // the environment may set it
+        assert_eq!(parsed, Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn impossible_configurations_are_refused() {
+        let bad = [
+            Config {
+                max_frame: 1000,
+                ..Config::default()
+            },
+            Config {
+                ping_timeout: Duration::from_secs(1),
+                ping_interval: Duration::from_secs(2),
+                ..Config::default()
+            },
+            Config {
+                gateway_token: Some(String::new()),
+                ..Config::default()
+            },
+        ];
+        for config in bad {
+            assert!(config.validate().is_err(), "{config:?}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! A connection's outbound side: two bounded queues and the writer task that
+//! drains them onto the socket.
+//!
+//! - The **chat queue** carries everything but file bytes: events, replies,
+//!   pings, aborts. It is bounded; when it is full the peer has stopped reading,
+//!   and the connection is killed (`slow_consumer`) rather than let it stall the
+//!   sender or grow memory. Senders only ever `try_send` into it, so nobody waits
+//!   on a slow reader (and it is safe under the room's mutex).
+//! - The **chunk queue** carries file chunks and file ends. It is small; when it
+//!   is full the relaying sender *waits* (backpressure, see `transfer.rs`).
+//!
+//! The writer always empties the chat queue before taking a chunk, so a chat
+//! message overtakes a file in flight instead of queueing behind it.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncWriteExt, BufWriter},
+    net::tcp::OwnedWriteHalf,
+    sync::mpsc::{self, error::TrySendError},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    codec::{Encoded, encode},
+    protocol::{ErrorCode, LINK_SESSION, ServerMsg},
+    transfer::Delivery,
+};
+
+/// A frame for the chat queue.
+#[derive(Debug)]
+pub enum ChatItem {
+    /// Any frame.
+    Frame(Encoded),
+    /// A `file_abort`: once written, chunks of `transfer` still queued are
+    /// skipped, so the peer never sees bytes of an aborted transfer after it.
+    Abort { transfer: u64, frame: Encoded },
+}
+
+/// A frame for the chunk queue: a `file_chunk` or `file_end` of one transfer.
+#[derive(Debug)]
+pub struct ChunkItem {
+    /// Which transfer this belongs to (to skip it after an abort).
+    pub transfer: u64,
+    pub frame: Encoded,
+    /// Set on a `file_end`: tells the sender once the end is written.
+    pub delivery: Option<Delivery>,
+}
+
+/// The sending half of a connection's queues: a cheap clone that the room, and
+/// transfers that relay to this connection, hold.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    /// Chat and control frames (bounded; full means the peer is not reading).
+    chat: mpsc::Sender<ChatItem>,
+    /// File chunks (bounded; full means the relaying sender must wait).
+    chunks: mpsc::Sender<ChunkItem>,
+    /// Cancelled when the connection must end at once: its peer stopped reading
+    /// or its socket failed. Both the reader and the writer watch it.
+    kill: CancellationToken,
+    /// Why `kill` was cancelled, if the peer should be told (first reason wins).
+    kill_reason: Arc<OnceLock<ErrorCode>>,
+}
+
+/// The receiving half, owned by the writer task.
+#[derive(Debug)]
+pub struct Queues {
+    chat: mpsc::Receiver<ChatItem>,
+    chunks: mpsc::Receiver<ChunkItem>,
+}
+
+/// Creates a connection's queues with the given bounds (in frames).
+pub fn channel(chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
+    let (chat_tx, chat_rx) = mpsc::channel(chat_bound);
+    let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
+    let outbox = Outbox {
+        chat: chat_tx,
+        chunks: chunk_tx,
+        kill: CancellationToken::new(),
+        kill_reason: Arc::new(OnceLock::new()),
+    };
+    let queues = Queues {
+        chat: chat_rx,
+        chunks: chunk_rx,
+    };
+    (outbox, queues)
+}
+
+impl Outbox {
+    /// Queues a chat/control frame without waiting. If the queue is full the
+    /// peer is not reading: it is killed with `slow_consumer`. Returns whether
+    /// the frame was queued.
+    pub fn send(&self, frame: Encoded) -> bool {
+        self.send_item(ChatItem::Frame(frame))
+    }
+
+    /// Queues a message for one session (encodes it for this connection only).
+    pub fn send_msg(&self, session: u32, msg: &ServerMsg) -> bool {
+        self.send(encode(session, msg, &[]))
+    }
+
+    /// Queues a `file_abort` (see [`ChatItem::Abort`]).
+    pub fn send_abort(&self, session: u32, transfer: u64, code: ErrorCode, message: &str) -> bool {
+        let msg = ServerMsg::FileAbort {
+            transfer,
+            code,
+            message: message.to_string(),
+        };
+        self.send_item(ChatItem::Abort {
+            transfer,
+            frame: encode(session, &msg, &[]),
+        })
+    }
+
+    fn send_item(&self, item: ChatItem) -> bool {
+        match self.chat.try_send(item) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.kill(ErrorCode::SlowConsumer);
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The chunk queue, for transfers relaying to this connection.
+    pub fn chunks(&self) -> &mpsc::Sender<ChunkItem> {
+        &self.chunks
+    }
+
+    /// Ends the connection at once, telling the peer `code` if the socket lets.
+    pub fn kill(&self, code: ErrorCode) {
+        let _ = self.kill_reason.set(code);
+        self.kill.cancel();
+    }
+
+    /// Resolves when the connection has been killed.
+    pub async fn killed(&self) {
+        self.kill.cancelled().await
+    }
+}
+
+/// How many recently aborted transfers the writer remembers to skip chunks of.
+const REMEMBERED_ABORTS: usize = 64;
+
+/// Writer task: drains the queues onto the socket, chat first, until `close`
+/// (drain the chat queue, then stop) or a kill (try to say `bye`, then stop).
+/// Everything it writes is a whole frame, so a `bye` is always at a boundary.
+pub async fn write_loop(
+    socket: OwnedWriteHalf,
+    mut queues: Queues,
+    outbox: Outbox,
+    close: CancellationToken,
+    bye_timeout: Duration,
+) {
+    let mut out = BufWriter::with_capacity(64 * 1024, socket);
+    let mut aborted: VecDeque<u64> = VecDeque::new();
+    let result: std::io::Result<()> = async {
+        loop {
+            tokio::select! {
+                biased;
+                _ = outbox.kill.cancelled() => {
+                    if let Some(code) = outbox.kill_reason.get() {
+                        let bye = encode(LINK_SESSION, &bye_msg(*code), &[]);
+                        // The peer may not be reading: try briefly, then give up.
+                        let _ = tokio::time::timeout(bye_timeout, async {
+                            out.write_all(&bye.0).await?;
+                            out.flush().await
+                        })
+                        .await;
+                    }
+                    return Ok(());
+                }
+                _ = close.cancelled() => {
+                    while let Ok(item) = queues.chat.try_recv() {
+                        write_chat(&mut out, item, &mut aborted).await?;
+                    }
+                    out.flush().await?;
+                    return out.shutdown().await;
+                }
+                Some(item) = queues.chat.recv() => {
+                    write_chat(&mut out, item, &mut aborted).await?;
+                }
+                Some(item) = queues.chunks.recv() => {
+                    // Anything queued for chat before this chunk goes first: this
+                    // also keeps a `file` event ahead of its first chunk.
+                    while let Ok(chat) = queues.chat.try_recv() {
+                        write_chat(&mut out, chat, &mut aborted).await?;
+                    }
+                    // A chunk of an aborted transfer is dropped (and with it
+                    // its delivery, which tells the sender it failed).
+                    if !aborted.contains(&item.transfer) {
+                        out.write_all(&item.frame.0).await?;
+                        if let Some(delivery) = item.delivery {
+                            out.flush().await?;
+                            delivery.written();
+                        }
+                    }
+                }
+                else => return out.shutdown().await,
+            }
+            if queues.chat.is_empty() && queues.chunks.is_empty() {
+                out.flush().await?;
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "write failed");
+        outbox.kill.cancel();
+    }
+}
+
+async fn write_chat(
+    out: &mut BufWriter<OwnedWriteHalf>,
+    item: ChatItem,
+    aborted: &mut VecDeque<u64>,
+) -> std::io::Result<()> {
+    match item {
+        ChatItem::Frame(frame) => out.write_all(&frame.0).await,
+        ChatItem::Abort { transfer, frame } => {
+            if aborted.len() == REMEMBERED_ABORTS {
+                aborted.pop_front();
+            }
+            aborted.push_back(transfer);
+            out.write_all(&frame.0).await
+        }
+    }
+}
+
+/// The `bye` for a reason, with a human-readable message.
+pub fn bye_msg(code: ErrorCode) -> ServerMsg {
+    let message = match code {
+        ErrorCode::ShuttingDown => "the server is shutting down",
+        ErrorCode::SlowConsumer => "you were not reading fast enough",
+        ErrorCode::LoginTimeout => "no hello and join within the login timeout",
+        ErrorCode::PingTimeout => "nothing heard from you within the ping timeout",
+        ErrorCode::ServerFull => "the server has reached its connection limit",
+        ErrorCode::FrameTooLarge => "a frame exceeded the frame size limit",
+        ErrorCode::BadFrame => "a frame could not be decoded",
+        ErrorCode::Unauthorized => "wrong or missing gateway token",
+        ErrorCode::UnsupportedVersion => "this server speaks protocol version 1",
+        _ => "closing",
+    };
+    ServerMsg::Bye {
+        code,
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,410 @@
+//! The room: who is here, on which connection, the recent history and the
+//! sequence counter. A cheap `Clone` handle shared by every connection task.
+//!
+//! Everything that must be ordered (assigning a seq and queueing the event to
+//! every recipient) happens under one lock, so every connection sees events in
+//! seq order. Queueing never waits (`Outbox::send` is a `try_send`), so holding
+//! the lock while fanning out is short and never blocks on a slow client.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    codec::encode,
+    outbox::Outbox,
+    protocol::{
+        ClientKind, ErrorCode, Event, EventBody, FileKind, LINK_SESSION, Millis, Seq, ServerMsg,
+        SessionId, Target, UserInfo, validate_name,
+    },
+};
+
+/// Identifies one connection (direct or gateway link) inside the room.
+pub type LinkId = u64;
+
+/// A refusal to tell the client: an error code and a readable message.
+pub type Refusal = (ErrorCode, String);
+
+/// Handle to the shared room state.
+#[derive(Clone, Debug)]
+pub struct Room {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// The room. A std mutex, because every critical section is short and
+    /// synchronous: it is never held across an `.await` (nothing under it waits,
+    /// queues are `try_send`), so an async mutex would only add cost.
+    state: Mutex<State>,
+    /// Random per process, announced in hello: tells clients seqs restarted.
+    instance: String,
+    /// How many room messages `history` keeps.
+    history_cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Last seq handed out; seqs are strictly increasing over the server's life.
+    last_seq: Seq,
+    /// Last server-side transfer id handed out.
+    last_transfer: u64,
+    /// Last connection id handed out.
+    last_link: LinkId,
+    /// Every connection that has said hello, with its queues: the fan-out list.
+    links: HashMap<LinkId, LinkEntry>,
+    /// Members by lower-cased name: names are unique case-insensitively.
+    members: HashMap<String, Member>,
+    /// The last `history_cap` room messages, oldest first, for joiners.
+    history: VecDeque<Event>,
+}
+
+#[derive(Debug)]
+struct LinkEntry {
+    /// Where frames for this connection go.
+    outbox: Outbox,
+    /// How many members this connection carries (0 or 1 direct, any on a
+    /// gateway link): a room broadcast goes to a link only if one of its
+    /// members is a recipient, and then only once.
+    members: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    /// The name as the user spelled it.
+    name: String,
+    kind: ClientKind,
+    /// Which connection carries this member.
+    link: LinkId,
+    /// Its session id on that connection (0 on a direct connection).
+    session: SessionId,
+    /// Cancelled when the member leaves, so transfers to it notice.
+    left: CancellationToken,
+}
+
+/// One copy of a file being relayed: a connection, the session id to stamp on
+/// its frames and the members it reaches.
+#[derive(Debug)]
+pub struct RecipientCopy {
+    pub outbox: Outbox,
+    /// The recipient's session, or 0 for a room-wide copy (which crosses a
+    /// gateway link once for all its sessions).
+    pub session: SessionId,
+    /// The members this copy reaches, each with its `left` token.
+    pub names: Vec<(String, CancellationToken)>,
+}
+
+/// What a file offer announces to its recipients.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub to: Target,
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub kind: FileKind,
+}
+
+fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+impl State {
+    fn next_event(&mut self, event: EventBody) -> Event {
+        self.last_seq += 1;
+        Event {
+            seq: self.last_seq,
+            ts: now_millis(),
+            event,
+        }
+    }
+
+    /// Queues `msg` once to every link that carries a member other than
+    /// `except` (encoded once: every link gets the same bytes, session 0).
+    fn broadcast(&self, msg: &ServerMsg, except: Option<&Member>) {
+        let frame = encode(LINK_SESSION, msg, &[]);
+        for (id, link) in &self.links {
+            let excluded = usize::from(except.is_some_and(|m| m.link == *id));
+            if link.members > excluded {
+                link.outbox.send(frame.clone());
+            }
+        }
+    }
+
+    fn send_to(&self, link: LinkId, session: SessionId, msg: &ServerMsg) {
+        if let Some(entry) = self.links.get(&link) {
+            entry.outbox.send_msg(session, msg);
+        }
+    }
+
+    fn users(&self) -> Vec<UserInfo> {
+        let mut users: Vec<UserInfo> = self
+            .members
+            .values()
+            .map(|m| UserInfo {
+                name: m.name.clone(),
+                kind: m.kind,
+            })
+            .collect();
+        users.sort_by_key(|u| u.name.to_ascii_lowercase());
+        users
+    }
+
+    fn remove_member(&mut self, key: &str, announce: bool) -> Option<Member> {
+        let member = self.members.remove(key)?;
+        member.left.cancel();
+        if let Some(link) = self.links.get_mut(&member.link) {
+            link.members -= 1;
+        }
+        if announce {
+            let event = self.next_event(EventBody::Left {
+                name: member.name.clone(),
+            });
+            self.broadcast(&ServerMsg::Event(event), None);
+        }
+        Some(member)
+    }
+}
+
+impl Room {
+    pub fn new(history_cap: usize) -> Room {
+        let instance = format!("{:016x}", rand::random::<u64>());
+        Room {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                instance,
+                history_cap,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug; the state is still usable
+        // (every critical section leaves it consistent before it can panic).
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
+    /// Registers a connection that finished its hello.
+    pub fn add_link(&self, outbox: Outbox) -> LinkId {
+        let mut state = self.lock();
+        state.last_link += 1;
+        let id = state.last_link;
+        state.links.insert(id, LinkEntry { outbox, members: 0 });
+        id
+    }
+
+    /// Removes a connection and all its members (announcing each `left` unless
+    /// the server is shutting down).
+    pub fn remove_link(&self, link: LinkId, announce: bool) -> Vec<String> {
+        let (entry, names) = {
+            let mut state = self.lock();
+            let keys: Vec<String> = state
+                .members
+                .iter()
+                .filter(|(_, m)| m.link == link)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let names = keys
+                .iter()
+                .filter_map(|k| state.remove_member(k, announce))
+                .map(|m| m.name)
+                .collect();
+            (state.links.remove(&link), names)
+        };
+        // Dropped outside the lock: dropping the last handle to a queue drops
+        // its queued items, whose delivery notices use other queues.
+        drop(entry);
+        names
+    }
+
+    /// Takes `name` for `session` on `link`, sends the welcome to it and
+    /// announces the join to everyone else. Returns the member's `left` token.
+    pub fn join(
+        &self,
+        link: LinkId,
+        session: SessionId,
+        kind: ClientKind,
+        name: &str,
+        since: Option<Seq>,
+    ) -> Result<CancellationToken, Refusal> {
+        validate_name(name).map_err(|e| (ErrorCode::NameInvalid, e.to_string()))?;
+        let key = name.to_ascii_lowercase();
+        let mut state = self.lock();
+        if state.members.contains_key(&key) {
+            return Err((ErrorCode::NameTaken, format!("'{name}' is already taken")));
+        }
+        let Some(entry) = state.links.get_mut(&link) else {
+            return Err((ErrorCode::NotJoined, "connection is closing".into()));
+        };
+        entry.members += 1;
+        let welcome = ServerMsg::Welcome {
+            name: name.to_string(),
+            users: state.users(),
+            history: state
+                .history
+                .iter()
+                .filter(|e| since.is_none_or(|s| e.seq > s))
+                .cloned()
+                .collect(),
+            last_seq: state.last_seq,
+        };
+        state.send_to(link, session, &welcome);
+        let member = Member {
+            name: name.to_string(),
+            kind,
+            link,
+            session,
+            left: CancellationToken::new(),
+        };
+        let left = member.left.clone();
+        let event = state.next_event(EventBody::Joined {
+            user: UserInfo {
+                name: name.to_string(),
+                kind,
+            },
+        });
+        state.broadcast(&ServerMsg::Event(event), Some(&member));
+        state.members.insert(key, member);
+        Ok(left)
+    }
+
+    /// A member leaves (quit, or its gateway session detached).
+    pub fn leave(&self, name: &str) {
+        self.lock().remove_member(&name.to_ascii_lowercase(), true);
+    }
+
+    /// A room message from `from` (already checked), to everyone.
+    pub fn say(&self, from: &str, text: &str) {
+        let mut state = self.lock();
+        let event = state.next_event(EventBody::Message {
+            from: from.to_string(),
+            text: text.to_string(),
+        });
+        state.broadcast(&ServerMsg::Event(event.clone()), None);
+        if self.shared.history_cap > 0 {
+            if state.history.len() == self.shared.history_cap {
+                state.history.pop_front();
+            }
+            state.history.push_back(event);
+        }
+    }
+
+    /// A private message: to the recipient, and echoed to the sender.
+    pub fn private(&self, from: &str, to: &str, text: &str) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let Some(recipient) = state.members.get(&to.to_ascii_lowercase()).cloned() else {
+            return Err(no_such_user(to));
+        };
+        let Some(sender) = state.members.get(&from.to_ascii_lowercase()).cloned() else {
+            return Err((ErrorCode::NotJoined, "join first".into()));
+        };
+        let event = state.next_event(EventBody::Private {
+            from: sender.name.clone(),
+            to: recipient.name.clone(),
+            text: text.to_string(),
+        });
+        let msg = ServerMsg::Event(event);
+        state.send_to(recipient.link, recipient.session, &msg);
+        if (sender.link, sender.session) != (recipient.link, recipient.session) {
+            state.send_to(sender.link, sender.session, &msg);
+        }
+        Ok(())
+    }
+
+    pub fn users(&self) -> Vec<UserInfo> {
+        self.lock().users()
+    }
+
+    /// Opens a transfer from `from`: picks the recipients, announces the `file`
+    /// event to them, and returns the server-side transfer id and the copies to
+    /// relay to. A room-wide file goes once to each link with another member.
+    pub fn offer_file(
+        &self,
+        from: &str,
+        offer: &Offer,
+    ) -> Result<(u64, Vec<RecipientCopy>), Refusal> {
+        let mut state = self.lock();
+        let Some(sender) = state.members.get(&from.to_ascii_lowercase()).cloned() else {
+            return Err((ErrorCode::NotJoined, "join first".into()));
+        };
+        let copies: Vec<RecipientCopy> = match &offer.to {
+            Target::User(to) => {
+                let Some(r) = state.members.get(&to.to_ascii_lowercase()) else {
+                    return Err(no_such_user(to));
+                };
+                let outbox = state.links[&r.link].outbox.clone();
+                vec![RecipientCopy {
+                    outbox,
+                    session: r.session,
+                    names: vec![(r.name.clone(), r.left.clone())],
+                }]
+            }
+            Target::Room => {
+                let mut by_link: HashMap<LinkId, Vec<(String, CancellationToken)>> = HashMap::new();
+                for m in state.members.values() {
+                    if m.link == sender.link && m.session == sender.session {
+                        continue;
+                    }
+                    by_link
+                        .entry(m.link)
+                        .or_default()
+                        .push((m.name.clone(), m.left.clone()));
+                }
+                by_link
+                    .into_iter()
+                    .map(|(link, names)| RecipientCopy {
+                        outbox: state.links[&link].outbox.clone(),
+                        session: LINK_SESSION,
+                        names,
+                    })
+                    .collect()
+            }
+        };
+        if copies.is_empty() {
+            return Err((ErrorCode::NoSuchUser, "nobody else is in the room".into()));
+        }
+        state.last_transfer += 1;
+        let transfer = state.last_transfer;
+        let event = state.next_event(EventBody::File {
+            from: sender.name.clone(),
+            to: match &offer.to {
+                Target::Room => Target::Room,
+                Target::User(_) => Target::User(copies[0].names[0].0.clone()),
+            },
+            transfer,
+            name: offer.name.clone(),
+            size: offer.size,
+            sha256: offer.sha256.clone(),
+            kind: offer.kind,
+        });
+        let frame = encode(LINK_SESSION, &ServerMsg::Event(event.clone()), &[]);
+        for copy in &copies {
+            if copy.session == LINK_SESSION {
+                copy.outbox.send(frame.clone());
+            } else {
+                copy.outbox
+                    .send_msg(copy.session, &ServerMsg::Event(event.clone()));
+            }
+        }
+        Ok((transfer, copies))
+    }
+}
+
+fn no_such_user(name: &str) -> Refusal {
+    (
+        ErrorCode::NoSuchUser,
+        format!("'{name}' is not in the room"),
+    )
+}

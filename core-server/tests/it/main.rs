@@ -1,0 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1:0, driven by small test
+//! clients built on the codec. One binary; helpers in `support`.
+
+mod support;
+
+mod files;
+mod gateway;
+mod limits;
+mod room;
