@@ -129,9 +129,10 @@ pub struct Pids {
 impl TargetCmd {
     fn resolve(&self) -> (Target, Server) {
         match self {
-            TargetCmd::Native { addr, pids } => {
-                (Target::Native { addr: *addr }, Server::new(pids.pids.clone()))
-            }
+            TargetCmd::Native { addr, pids } => (
+                Target::Native { addr: *addr },
+                Server::new(pids.pids.clone()),
+            ),
             TargetCmd::Irc { addr, pids } => {
                 (Target::Irc { addr: *addr }, Server::new(pids.pids.clone()))
             }
@@ -142,9 +143,10 @@ impl TargetCmd {
                 },
                 Server::new(pids.pids.clone()),
             ),
-            TargetCmd::WsPeer { url, pids } => {
-                (Target::WsPeer { url: url.clone() }, Server::new(pids.pids.clone()))
-            }
+            TargetCmd::WsPeer { url, pids } => (
+                Target::WsPeer { url: url.clone() },
+                Server::new(pids.pids.clone()),
+            ),
         }
     }
 }
@@ -331,7 +333,10 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
         }
         Scenario::Report { input } => report::load(input)?,
     };
-    if let (Some(path), false) = (&cli.json_out, matches!(cli.command, Scenario::Report { .. })) {
+    if let (Some(path), false) = (
+        &cli.json_out,
+        matches!(cli.command, Scenario::Report { .. }),
+    ) {
         report::append(path, &reports)?;
     }
     Ok(reports)

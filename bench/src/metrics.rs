@@ -123,7 +123,9 @@ impl Recorder {
             received: (0..clients).map(|_| AtomicU64::new(0)).collect(),
             disconnected: (0..clients).map(|_| AtomicBool::new(false)).collect(),
             expected: AtomicU64::new(0),
-            slots: (0..clients * MAX_WINDOW).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..clients * MAX_WINDOW)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             windows: (0..clients).map(|_| Semaphore::new(0)).collect(),
             sync_id: AtomicU64::new(u64::MAX),
             sync_acks: AtomicU64::new(0),
@@ -280,7 +282,10 @@ impl Recorder {
     }
 
     pub fn received_total(&self) -> u64 {
-        self.received.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.received
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn disconnected_count(&self) -> usize {
@@ -431,7 +436,10 @@ mod tests {
             assert!(rec.begin(0, 0, Duration::from_millis(10)).await);
             // Seq 64 reuses seq 0's slot; an ack for 0 must not complete it.
             rec.windows[0].add_permits(1);
-            assert!(rec.begin(0, MAX_WINDOW as u64, Duration::from_millis(10)).await);
+            assert!(
+                rec.begin(0, MAX_WINDOW as u64, Duration::from_millis(10))
+                    .await
+            );
             rec.on_text(1, &rec.stamp(0, 0, Kind::Measured, 0));
             assert!(!rec.begin(0, 65, Duration::from_millis(10)).await);
         });

@@ -51,11 +51,25 @@ pub fn sample_pid(pid: u32) -> io::Result<Sample> {
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     pub pids: Vec<u32>,
+    /// Whether to wait for the server to go idle between phases. Off when the
+    /// server runs inside the load generator's own process (tests), which is
+    /// never idle while other work runs there.
+    pub settle: bool,
 }
 
 impl Server {
+    /// Separate server processes: measured, and waited on between phases.
     pub fn new(pids: Vec<u32>) -> Self {
-        Server { pids }
+        Server { pids, settle: true }
+    }
+
+    /// A server inside this very process: measured (together with the load
+    /// generator), never waited on.
+    pub fn in_process() -> Self {
+        Server {
+            pids: vec![std::process::id()],
+            settle: false,
+        }
     }
 
     /// Sum over all pids; `None` when there is nothing to measure or a
@@ -77,6 +91,9 @@ impl Server {
     /// 300 ms, at most `max`: the previous phase's teardown (thousands of
     /// `left` events) must not be billed to the next one.
     pub async fn settle(&self, max: Duration) {
+        if !self.settle {
+            return;
+        }
         let Some(mut last) = self.sample() else {
             return;
         };

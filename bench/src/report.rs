@@ -122,8 +122,7 @@ fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 pub fn markdown(reports: &[Report]) -> String {
     let mut out = String::new();
     for scenario in first_seen(reports.iter().map(|r| r.scenario.as_str())) {
-        let of_scenario: Vec<&Report> =
-            reports.iter().filter(|r| r.scenario == scenario).collect();
+        let of_scenario: Vec<&Report> = reports.iter().filter(|r| r.scenario == scenario).collect();
         let systems = first_seen(of_scenario.iter().map(|r| r.system.as_str()));
         let pairs: Vec<_> = ratio_pairs(scenario)
             .iter()
@@ -202,14 +201,22 @@ mod tests {
 
     #[test]
     fn tables_put_systems_side_by_side_with_ratios() {
-        let mut reports = vec![report("switchboard-tcp", 300.0), report("ngircd-irc", 150.0)];
+        let mut reports = vec![
+            report("switchboard-tcp", 300.0),
+            report("ngircd-irc", 150.0),
+        ];
         reports[1].note("2 clients lost messages");
         let md = markdown(&reports);
         assert!(
-            md.contains("| case | figure | switchboard-tcp | ngircd-irc | switchboard-tcp / ngircd-irc |"),
+            md.contains(
+                "| case | figure | switchboard-tcp | ngircd-irc | switchboard-tcp / ngircd-irc |"
+            ),
             "{md}"
         );
-        assert!(md.contains("| N=100 | deliveries/s | 300 | 150 | 2.00 |"), "{md}");
+        assert!(
+            md.contains("| N=100 | deliveries/s | 300 | 150 | 2.00 |"),
+            "{md}"
+        );
         assert!(md.contains("| N=100 | cpu | – | – | – |"), "{md}");
         assert!(md.contains("- ngircd-irc N=100, broadcast: 2 clients lost messages"));
         assert!(md.contains("bench broadcast ngircd-irc\n"));

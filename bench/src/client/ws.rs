@@ -43,11 +43,19 @@ impl Incoming {
     }
 }
 
-/// Connects to the Node peer as `name` (it takes the name from the query).
+/// Connects to the Node peer as `name` (it takes the name from the query)
+/// and waits for its `welcome`, sent once we are registered for broadcasts.
 pub async fn join_peer(url: &str, name: &str) -> Result<Conn, Error> {
     let request = format!("{url}?name={name}").into_client_request()?;
-    let (conn, _) = connect_async(request).await?;
-    Ok(conn)
+    let (mut conn, _) = connect_async(request).await?;
+    loop {
+        match conn.next().await {
+            Some(Ok(Message::Text(text))) if text.contains(r#""welcome""#) => return Ok(conn),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(Error::Closed("join")),
+        }
+    }
 }
 
 /// Joins the gateway as `name` and opens its WebSocket.

@@ -74,5 +74,9 @@ async fn phase(
     outcome.add_to(report, true);
     swarm.close().await;
     let ok = outcome.lost == 0 && outcome.stalled_senders == 0;
-    Ok(if ok { outcome.delivery.p95_ms } else { f64::INFINITY })
+    Ok(if ok {
+        outcome.delivery.p95_ms
+    } else {
+        f64::INFINITY
+    })
 }

@@ -120,12 +120,18 @@ impl Transfer {
         report
             .figure("throughput MiB/s", mib / self.elapsed.as_secs_f64())
             .figure("transfer s", self.elapsed.as_secs_f64())
-            .figure("bytes identical (1 = yes)", f64::from(u8::from(self.identical)))
+            .figure(
+                "bytes identical (1 = yes)",
+                f64::from(u8::from(self.identical)),
+            )
             .figure("chat messages during transfer", self.chat_sent as f64)
             .figure("chat p50 ms", self.chat.p50_ms)
             .figure("chat p99 ms", self.chat.p99_ms)
             .figure("chat max ms", self.chat.max_ms)
-            .figure("chat lost", (self.chat_sent - self.chat_received.min(self.chat_sent)) as f64)
+            .figure(
+                "chat lost",
+                (self.chat_sent - self.chat_received.min(self.chat_sent)) as f64,
+            )
             .figure("server CPU s", self.cpu_secs)
             .figure(
                 "server peak RSS MiB",
@@ -143,7 +149,11 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
     let sha256 = file_sha256(size);
     let rec = Arc::new(Recorder::new(3));
     let prefix = format!("f{}", std::process::id() % 1000);
-    let (a_name, b_name, c_name) = (format!("{prefix}a"), format!("{prefix}b"), format!("{prefix}c"));
+    let (a_name, b_name, c_name) = (
+        format!("{prefix}a"),
+        format!("{prefix}b"),
+        format!("{prefix}c"),
+    );
     let mut sender = native::join(addr, &a_name).await?;
     let receiver = native::join(addr, &b_name).await?;
     let chatter = client::connect(&Target::Native { addr }, 2, c_name, rec.clone()).await?;
@@ -175,7 +185,10 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
                 }
                 let text = rec.stamp(2, sent, Kind::Measured, chat_size);
                 if commands
-                    .send(Command::Private { to: to.clone(), text })
+                    .send(Command::Private {
+                        to: to.clone(),
+                        text,
+                    })
                     .await
                     .is_err()
                 {
@@ -203,7 +216,9 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
             .feed(Frame::new(ClientMsg::FileChunk { id: 1 }).with_payload(chunk(i, len)))
             .await?;
     }
-    sender.send(Frame::new(ClientMsg::FileEnd { id: 1 })).await?;
+    sender
+        .send(Frame::new(ClientMsg::FileEnd { id: 1 }))
+        .await?;
     let received = tokio::time::timeout(TRANSFER_TIMEOUT, finished).await;
     let elapsed = start.elapsed();
     done.cancel();

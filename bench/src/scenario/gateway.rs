@@ -122,10 +122,7 @@ async fn with_stalled(
     let stalled = swarm.clients.pop().expect("the stalled client");
     let end = stalled.quit(Duration::from_secs(10)).await;
     report
-        .figure(
-            "server RSS at start MiB",
-            rss.map(|r| r.0 as f64 / 1024.0),
-        )
+        .figure("server RSS at start MiB", rss.map(|r| r.0 as f64 / 1024.0))
         .figure("server RSS peak MiB", rss.map(|r| r.1 as f64 / 1024.0))
         .figure(
             "never-reading client dropped (1 = yes)",

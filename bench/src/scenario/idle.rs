@@ -28,7 +28,10 @@ pub async fn run(target: &Target, server: &Server, params: &Params) -> Vec<Repor
                 .map(|(b, a)| (a.rss_kib as f64 - b.rss_kib as f64) / n as f64);
             report
                 .figure("RSS before MiB", before.map(|s| s.rss_kib as f64 / 1024.0))
-                .figure("RSS with N idle MiB", after.map(|s| s.rss_kib as f64 / 1024.0))
+                .figure(
+                    "RSS with N idle MiB",
+                    after.map(|s| s.rss_kib as f64 / 1024.0),
+                )
                 .figure("KiB per connection", per_conn);
             if swarm.rec.disconnected_count() > 0 {
                 report.note(format!(

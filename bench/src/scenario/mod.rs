@@ -166,12 +166,7 @@ fn expected_per_client(load: &Load, sent: &[u64]) -> Vec<u64> {
 /// Sends `load` from each sender, either closed-loop (`window` messages in
 /// flight, each waiting until all recipients have it) or open-loop at
 /// `rate_per_sender` messages per second; then drains and measures.
-pub async fn run_load(
-    swarm: &Swarm,
-    load: &Load,
-    pace: Pace,
-    server: &Server,
-) -> Outcome {
+pub async fn run_load(swarm: &Swarm, load: &Load, pace: Pace, server: &Server) -> Outcome {
     let rec = swarm.rec.clone();
     let n = swarm.len();
     if let Pace::Window(window) = pace {
@@ -302,11 +297,7 @@ impl RssWatch {
     pub fn stop(self) -> Option<(u64, u64, u64)> {
         self.task.abort();
         let samples = self.samples.lock().expect("rss samples");
-        Some((
-            *samples.first()?,
-            *samples.iter().max()?,
-            *samples.last()?,
-        ))
+        Some((*samples.first()?, *samples.iter().max()?, *samples.last()?))
     }
 }
 

@@ -23,7 +23,11 @@ pub struct Params {
 
 pub async fn run(target: &Target, server: &Server, params: &Params) -> Vec<Report> {
     let n = params.pairs * 2;
-    let mut report = Report::new("private", format!("pairs={}", params.pairs), target.system());
+    let mut report = Report::new(
+        "private",
+        format!("pairs={}", params.pairs),
+        target.system(),
+    );
     server.settle(Duration::from_secs(30)).await;
     match Swarm::connect(target, n).await {
         Ok(swarm) => {
