@@ -432,9 +432,12 @@ struct Outgoing {
     to: Target,
     /// Known once hashed.
     sha256: Option<String>,
-    /// Recipients (lower-case names) we still expect a receipt from: the one
-    /// user, or everyone in the room when the offer was made.
+    /// Recipients (lower-case names) we still expect a receipt from: the
+    /// server's list once it accepted the offer; before that our guess (the
+    /// one user, or everyone in the room).
     waiting: HashSet<String>,
+    /// The server accepted the offer and named the recipients.
+    accepted: bool,
     /// Every byte is queued for the server.
     all_sent: bool,
     bar: ProgressBar,
@@ -546,6 +549,7 @@ impl Room {
                         to: target,
                         sha256: None,
                         waiting,
+                        accepted: false,
                         all_sent: false,
                         bar,
                         task,
@@ -684,12 +688,14 @@ impl Room {
                     let key = name.to_ascii_lowercase();
                     self.users.remove(&key);
                     self.publish_users();
-                    // The server tells us about their transfers; do not wait
-                    // for a receipt that cannot come.
+                    // Before the server named the recipients of a room-wide
+                    // offer, do not wait for one who left (after, the server
+                    // answers for every recipient itself).
                     let ids: Vec<u32> = self.outgoing.keys().copied().collect();
                     for id in ids {
                         if let Some(out) = self.outgoing.get_mut(&id)
                             && out.to == Target::Room
+                            && !out.accepted
                         {
                             out.waiting.remove(&key);
                         }
@@ -750,7 +756,13 @@ impl Room {
                 }
                 self.ignored.remove(&transfer);
             }
-            ServerMsg::FileAccepted { .. } => {}
+            ServerMsg::FileAccepted { id, recipients, .. } => {
+                if let Some(out) = self.outgoing.get_mut(&id) {
+                    out.accepted = true;
+                    out.waiting = recipients.iter().map(|r| r.to_ascii_lowercase()).collect();
+                    self.maybe_done(id);
+                }
+            }
             ServerMsg::FileDelivered { id, to } => {
                 self.last_receipt = Instant::now();
                 if let Some(out) = self.outgoing.get_mut(&id) {

@@ -64,6 +64,11 @@ pub struct Outbox {
     kill: CancellationToken,
     /// Why `kill` was cancelled, if the peer should be told (first reason wins).
     kill_reason: Arc<OnceLock<ErrorCode>>,
+    /// How many chat frames may wait before the peer counts as not reading.
+    /// The channel is created with room for the larger gateway bound (its
+    /// memory grows only with use); a direct connection is held to this one,
+    /// set when the hello tells which the connection is.
+    chat_bound: usize,
 }
 
 /// The receiving half, owned by the writer task.
@@ -73,15 +78,18 @@ pub struct Queues {
     chunks: mpsc::Receiver<ChunkItem>,
 }
 
-/// Creates a connection's queues with the given bounds (in frames).
-pub fn channel(chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
-    let (chat_tx, chat_rx) = mpsc::channel(chat_bound);
+/// Creates a connection's queues with the given bounds (in frames); the chat
+/// queue can later be raised up to `chat_capacity` with [`Outbox::set_chat_bound`].
+pub fn channel(chat_bound: usize, chat_capacity: usize, chunk_bound: usize) -> (Outbox, Queues) {
+    let chat_capacity = chat_capacity.max(chat_bound);
+    let (chat_tx, chat_rx) = mpsc::channel(chat_capacity);
     let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
     let outbox = Outbox {
         chat: chat_tx,
         chunks: chunk_tx,
         kill: CancellationToken::new(),
         kill_reason: Arc::new(OnceLock::new()),
+        chat_bound,
     };
     let queues = Queues {
         chat: chat_rx,
@@ -116,7 +124,18 @@ impl Outbox {
         })
     }
 
+    /// Changes the chat queue's bound (at most the capacity it was made with).
+    /// Only for the connection's own handle, before it is shared.
+    pub fn set_chat_bound(&mut self, bound: usize) {
+        self.chat_bound = bound.min(self.chat.max_capacity());
+    }
+
     fn send_item(&self, item: ChatItem) -> bool {
+        let queued = self.chat.max_capacity() - self.chat.capacity();
+        if queued >= self.chat_bound {
+            self.kill(ErrorCode::SlowConsumer);
+            return false;
+        }
         match self.chat.try_send(item) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {

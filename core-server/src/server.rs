@@ -46,7 +46,7 @@ pub async fn serve(
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();
-    info!(addr = ?listener.local_addr().ok(), "core server listening");
+    info!(addr = %listener.local_addr()?, "core server listening");
     let mut backoff = Duration::from_millis(10);
     loop {
         // The permit is taken before accepting: at the limit, a newcomer is

@@ -142,7 +142,7 @@ fn hello() -> ClientMsg {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_connection_that_does_not_log_in_in_time_is_closed() {
     let config = Config {
         login_timeout: Duration::from_millis(200),
@@ -164,7 +164,10 @@ async fn a_connection_that_does_not_log_in_in_time_is_closed() {
     // the room is slow; either way alice is still connected.)
 }
 
-#[tokio::test]
+// Paused time: the clock jumps to the next timer whenever every task (client
+// and server share this runtime) is idle, so the timeouts are exact and load on
+// the machine cannot make a responsive client look silent.
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped_and_a_responsive_one_is_kept() {
     let config = Config {
         ping_interval: Duration::from_millis(50),
