@@ -154,12 +154,25 @@ impl Prompt for ChatPrompt {
             (Some(name), true) => name.clone(),
             (Some(name), false) => format!("{name} (reconnecting)"),
         };
-        let bars = self.bars.contents();
-        if bars.trim().is_empty() {
-            Cow::Owned(state)
-        } else {
-            Cow::Owned(format!("{}\n{state}", bars.trim_end()))
+        // One line only: reedline clears a single prompt line when it prints
+        // above it, so a taller prompt would leave stale bars behind.
+        let bars: Vec<String> = self
+            .bars
+            .contents()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        if bars.is_empty() {
+            return Cow::Owned(state);
         }
+        let width = usize::from(self.bars.width());
+        let room = width.saturating_sub(state.chars().count() + 24).max(10);
+        let mut line: String = bars.join(" | ").chars().take(room).collect();
+        line.push(' ');
+        line.push_str(&state);
+        Cow::Owned(line)
     }
 
     fn render_prompt_right(&self) -> Cow<'_, str> {
@@ -268,7 +281,7 @@ fn completions(line: &str, pos: usize, users: &[String]) -> Vec<Suggestion> {
     if words_before.is_empty() && word.starts_with('/') {
         return COMMANDS
             .iter()
-            .map(|(name, _)| *name)
+            .map(|(name, _, _)| *name)
             .filter(|name| name.starts_with(&word.to_ascii_lowercase()))
             .map(suggest)
             .collect();
@@ -306,7 +319,10 @@ mod tests {
         };
         check("/pr", &["/private"]);
         check("/s", &["/sendfile", "/sendimage"]);
-        check("/", &COMMANDS.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        check(
+            "/",
+            &COMMANDS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>(),
+        );
         check("/msg b", &["bob", "Bea"]);
         check("/w ", &["bob", "Bea", "carol"]);
         check("/sendfile a", &["all"]);

@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use crate::{
-    command::{self, COMMANDS, Command, Recipient},
+    command::{self, Command, Recipient},
     connection::{self, Conn, Joined, Outbox, Welcome},
     render::{ConnectionState, Output},
     transfer_in::{Announced, Incoming},
@@ -133,6 +133,7 @@ pub async fn run(
     };
     let mut failures = 0u32;
     let mut joined_before = false;
+    let mut last_failure = None;
     loop {
         match session.connect_and_join(joined_before).await {
             Ok((conn, limits, welcome)) => {
@@ -158,12 +159,17 @@ pub async fn run(
                 if limit != 0 && failures >= limit {
                     anyhow::bail!("gave up reconnecting after {failures} attempts: {reason}");
                 }
+                last_failure = Some(reason);
             }
         }
         let delay = (BACKOFF_MIN * 2u32.saturating_pow(failures)).min(BACKOFF_MAX);
+        let why = last_failure
+            .take()
+            .map(|reason| format!(" ({reason})"))
+            .unwrap_or_default();
         session.ui.emit(Output::Connection {
             kind: ConnectionState::Reconnecting,
-            text: format!("reconnecting in {:.1} s…", delay.as_secs_f32()),
+            text: format!("reconnecting in {:.1} s…{why}", delay.as_secs_f32()),
         });
         if session.wait_offline(delay).await {
             return Ok(());
@@ -355,6 +361,11 @@ impl Session {
                 break Ended::Quit;
             }
             tokio::select! {
+                // A transfer task reports its SHA-256 before it queues the
+                // offer, so polling reports first guarantees it is known when
+                // the server's receipts for that offer are handled.
+                biased;
+                Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
                 frame = stream.next() => {
                     last_heard = Instant::now();
                     pinged = false;
@@ -385,7 +396,6 @@ impl Session {
                         }),
                     },
                 },
-                Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
                 _ = ticker.tick() => {
                     let silent = last_heard.elapsed();
                     if silent > DEAD_AFTER {
@@ -509,7 +519,7 @@ impl Room {
                 }
             }
             Command::Users => self.send(ClientMsg::Users).await,
-            Command::Help => self.ui.emit(Output::Info(help_text())),
+            Command::Help => self.ui.emit(Output::Info(command::help())),
             Command::Quit => {}
             Command::SendFile { to, path, kind } => {
                 let file = match transfer_out::prepare(&path, kind, self.limits.max_file).await {
@@ -900,15 +910,4 @@ fn code_str(code: ErrorCode) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("{code:?}"))
-}
-
-fn help_text() -> String {
-    let mut text = String::from("Type a message to talk to the room. Commands:\n");
-    for (_, usage) in COMMANDS {
-        text.push_str("  ");
-        text.push_str(usage);
-        text.push('\n');
-    }
-    text.push_str("  //text                      send text that starts with /");
-    text
 }

@@ -508,3 +508,108 @@ async fn a_dropped_connection_is_reported_and_the_client_comes_back_under_its_na
     alice.send("still here").await;
     bob.expect_message("alice", "still here").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_or_corrupt_transfer_leaves_nothing_behind() {
+    let server = Server::start().await;
+    let mut bob = Client::join(&server, "bob").await;
+    let mut mallory = RawClient::join(server.addr, "mallory").await;
+    let offer = |id: u32, name: &str, size: u64, sha256: String| ClientMsg::FileOffer {
+        id,
+        to: Target::User("bob".into()),
+        name: name.to_string(),
+        size,
+        sha256,
+        kind: FileKind::File,
+    };
+
+    // The announced SHA-256 is not the bytes' one.
+    let data = sample_bytes(100_000);
+    mallory
+        .send(offer(
+            1,
+            "corrupt.bin",
+            data.len() as u64,
+            sha256_hex(b"other"),
+        ))
+        .await;
+    mallory.send_chunk(1, &data).await;
+    mallory.send(ClientMsg::FileEnd { id: 1 }).await;
+    let failed = bob
+        .expect(|v| v["kind"] == "file_failed" && v["name"] == "corrupt.bin")
+        .await;
+    assert_eq!(failed["from"], "mallory");
+    assert!(
+        files_in(&bob.downloads).is_empty(),
+        "{:?}",
+        files_in(&bob.downloads)
+    );
+
+    // The sender vanishes half way.
+    let data = sample_bytes(300_000);
+    mallory
+        .send(offer(2, "half.bin", data.len() as u64, sha256_hex(&data)))
+        .await;
+    mallory.send_chunk(2, &data[..100_000]).await;
+    bob.expect(|v| v["kind"] == "file_incoming" && v["name"] == "half.bin")
+        .await;
+    drop(mallory);
+    let failed = bob
+        .expect(|v| v["kind"] == "file_failed" && v["name"] == "half.bin")
+        .await;
+    assert_eq!(failed["from"], "mallory");
+    bob.expect(|v| v["kind"] == "left" && v["from"] == "mallory")
+        .await;
+    assert!(
+        files_in(&bob.downloads).is_empty(),
+        "{:?}",
+        files_in(&bob.downloads)
+    );
+    assert!(!bob.has_seen(|v| v["kind"] == "file_received"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_leaving_mid_transfer_fails_it_and_the_sender_still_exits_cleanly() {
+    let server = Server::start().await;
+    let src = tempfile::tempdir().unwrap();
+    // Far more than socket buffers hold, so it cannot all be delivered to a
+    // recipient that stops reading.
+    let data = sample_bytes(24 * 1024 * 1024);
+    let path = write_file(src.path(), "big.bin", &data);
+    let mut quitter = RawClient::join(server.addr, "quitter").await;
+    let mut alice = Client::join(&server, "alice").await;
+
+    alice
+        .send(&format!("/sendfile quitter {}", path.display()))
+        .await;
+    quitter
+        .expect(|m| matches!(m, ServerMsg::Event(e) if matches!(e.event, core_server::protocol::EventBody::File { .. })))
+        .await;
+    drop(quitter);
+    let failed = alice.expect(|v| v["kind"] == "file_failed").await;
+    assert_eq!(failed["to"], "quitter", "{failed:#}");
+    let (status, _, stderr) = alice.finish().await;
+    assert!(status.success(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_checked_before_sending() {
+    let server = Server::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let mut bob = Client::join(&server, "bob").await;
+    let long = "x".repeat(core_server::Config::default().max_message as usize + 1);
+    alice.send(&long).await;
+    let error = alice.expect(|v| v["kind"] == "error").await;
+    assert_eq!(error["code"], "message_too_long");
+    alice.send("/sendfile bob /").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "unreadable")
+        .await;
+    alice.send("/private bob").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "bad_command")
+        .await;
+    alice.send("marker").await;
+    bob.expect_message("alice", "marker").await;
+    assert!(!bob.has_seen(|v| v["text"].as_str().is_some_and(|t| t.starts_with("xxx"))));
+}
