@@ -448,7 +448,11 @@ async fn route(
         ServerMsg::Event(ev) => {
             if let EventBody::File { .. } = &ev.event {
                 let grants = if session == LINK_SESSION {
-                    hub.attached_sessions()
+                    // A room-wide file is not for its sender.
+                    let EventBody::File { from, .. } = &ev.event else {
+                        unreachable!()
+                    };
+                    hub.attached_sessions_except(from)
                 } else {
                     vec![session]
                 };
@@ -499,7 +503,20 @@ async fn route(
             if session == LINK_SESSION {
                 tracing::warn!(?code, %message, "core error on the link");
             } else {
-                hub.on_session_error(session, code, &message);
+                if let Some(retry) = hub.on_session_error(session, code, &message) {
+                    tracing::info!(user = %retry.name, delay = ?retry.delay, "name still held by the old link; retrying the re-attach");
+                    let link = link.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(retry.delay).await;
+                        let join = ClientMsg::Join {
+                            name: retry.name,
+                            since: retry.since,
+                        };
+                        // Dropped if the link changed meanwhile; the next
+                        // connection re-attaches the session anyway.
+                        let _ = link.send_on(generation, session, join).await;
+                    });
+                }
             }
         }
         ServerMsg::Bye { code, message } => {

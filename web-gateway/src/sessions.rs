@@ -96,6 +96,8 @@ struct State {
     last_session: SessionId,
     /// Last socket id handed out.
     last_socket: u64,
+    /// Re-attaches refused with `name_taken` and retried, in all (monitoring).
+    rejoin_retries: u64,
 }
 
 enum Phase {
@@ -128,11 +130,31 @@ struct Session {
     uploads: HashMap<u32, Upload>,
     /// Last upload id handed out.
     last_upload: u32,
+    /// When re-attaching began (retries of a refused re-attach stop after
+    /// [`REJOIN_PATIENCE`]), and how many were refused so far.
+    rejoin_started: Option<Instant>,
+    rejoin_attempts: u32,
 }
 
 struct Upload {
     name: String,
     waiter: Option<oneshot::Sender<UploadReply>>,
+}
+
+/// How long a session being re-attached keeps retrying a `join` refused with
+/// `name_taken`. The core frees the names of a link that vanished silently
+/// only after its ping timeout (60 s by default), so this is longer.
+pub const REJOIN_PATIENCE: Duration = Duration::from_secs(75);
+/// First delay before retrying such a join; doubles up to the maximum.
+const REJOIN_FIRST_DELAY: Duration = Duration::from_millis(100);
+const REJOIN_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// A re-attach to try again after `delay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryJoin {
+    pub name: String,
+    pub since: Option<Seq>,
+    pub delay: Duration,
 }
 
 /// Uploads whose delivery notices we still remember, per session.
@@ -303,6 +325,8 @@ impl Hub {
                 flash: None,
                 uploads: HashMap::new(),
                 last_upload: 0,
+                rejoin_started: None,
+                rejoin_attempts: 0,
             },
         );
         Ok(PendingJoin {
@@ -389,6 +413,11 @@ impl Hub {
             .sessions
             .get(&id)
             .is_some_and(Session::attached)
+    }
+
+    /// Re-attaches refused with `name_taken` and retried so far.
+    pub fn rejoin_retries(&self) -> u64 {
+        self.state().rejoin_retries
     }
 
     pub fn session_count(&self) -> usize {
@@ -584,6 +613,8 @@ impl Hub {
                 if !same_instance {
                     s.last_core_seq = 0;
                 }
+                s.rejoin_started = Some(Instant::now());
+                s.rejoin_attempts = 0;
                 let since = same_instance.then_some(s.last_core_seq);
                 (*id, s.name.clone(), since)
             })
@@ -642,14 +673,34 @@ impl Hub {
         true
     }
 
-    /// An error for a session. A refused join fails the join page, or ends a
-    /// session whose name was taken while the link was down; anything else is
-    /// shown to the user.
-    pub fn on_session_error(&self, id: SessionId, code: ErrorCode, message: &str) {
+    /// An error for a session. A refused join fails the join page; a
+    /// re-attach refused with `name_taken` is retried (the core may not have
+    /// noticed yet that the old link is gone), and after [`REJOIN_PATIENCE`]
+    /// the session ends; anything else is shown to the user.
+    pub fn on_session_error(
+        &self,
+        id: SessionId,
+        code: ErrorCode,
+        message: &str,
+    ) -> Option<RetryJoin> {
         let mut st = self.state();
-        let Some(session) = st.sessions.get_mut(&id) else {
-            return;
-        };
+        let session = st.sessions.get_mut(&id)?;
+        if matches!(session.phase, Phase::Rejoining)
+            && code == ErrorCode::NameTaken
+            && session
+                .rejoin_started
+                .is_some_and(|t| t.elapsed() < REJOIN_PATIENCE)
+        {
+            session.rejoin_attempts += 1;
+            let name = session.name.clone();
+            let since = Some(session.last_core_seq).filter(|s| *s > 0);
+            let attempts = session.rejoin_attempts;
+            st.rejoin_retries += 1;
+            let delay = REJOIN_FIRST_DELAY
+                .saturating_mul(1 << attempts.min(8))
+                .min(REJOIN_MAX_DELAY);
+            return Some(RetryJoin { name, since, delay });
+        }
         let refused = matches!(code, ErrorCode::NameTaken | ErrorCode::NameInvalid);
         match session.phase {
             Phase::Joining(_) => {
@@ -683,6 +734,7 @@ impl Hub {
                 }));
             }
         }
+        None
     }
 
     /// The core ended one session (`bye` with its id).
@@ -751,12 +803,12 @@ impl Hub {
         }
     }
 
-    /// Sessions in the room now (who gets a room-wide file).
-    pub fn attached_sessions(&self) -> Vec<SessionId> {
+    /// Sessions in the room now, except the sender (who gets a room-wide file).
+    pub fn attached_sessions_except(&self, sender: &str) -> Vec<SessionId> {
         self.state()
             .sessions
             .iter()
-            .filter(|(_, s)| s.attached())
+            .filter(|(_, s)| s.attached() && !s.name.eq_ignore_ascii_case(sender))
             .map(|(id, _)| *id)
             .collect()
     }

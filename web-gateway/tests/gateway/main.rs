@@ -124,6 +124,24 @@ async fn a_form_upload_reaches_the_terminal_user_with_identical_bytes() {
     let page = alice.get("/chat").await.text();
     assert!(page.contains("Sent data.bin (300 KiB) to terry."), "{page}");
 
+    // To the room: the terminal user and the other web user get it, the
+    // sender does not get its own file back.
+    let bob = gw.join("bob").await;
+    let mut b = bob.ws().await;
+    let mut a = alice.ws().await;
+    let room = pattern(70 * 1024, 9);
+    let resp = alice.upload("room", "room.bin", &room, true).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let (from, _, bytes) = terry.receive_file().await;
+    assert_eq!(from, "alice");
+    assert!(bytes == room);
+    let file = b.expect("file").await;
+    assert_eq!(file["from"], "alice");
+    assert!(bob.get(file["url"].as_str().unwrap()).await.body == room);
+    a.say("done").await;
+    let seen = a.until(|m| m["text"] == "done").await;
+    assert!(seen.iter().all(|m| m["type"] != "file"), "{seen:?}");
+
     // With JavaScript: JSON. An image goes as an image.
     let resp = alice.upload("terry", "pic.png", PNG, true).await;
     assert_eq!(resp.status, StatusCode::OK);
@@ -374,6 +392,41 @@ async fn the_link_is_cut_and_web_sessions_recover_with_nothing_lost_or_doubled()
     assert_eq!(terry.expect_message("alice is back").await, "alice");
     // Seqs only grow: a browser's dedup by seq never drops anything new.
     assert_eq!(proxy.accepted(), 2);
+    core.stop().await;
+}
+
+#[tokio::test]
+async fn a_re_attach_waits_until_the_core_frees_the_name_of_a_vanished_link() {
+    let core = Core::start().await;
+    let proxy = Proxy::start(core.addr).await;
+    let gw = Gateway::start(proxy.addr).await;
+    let mut terry = Tcp::join(core.addr, "terry").await;
+    let alice = gw.join("alice").await;
+    let mut a = alice.ws().await;
+    terry.say("before").await;
+    a.expect_text("before").await;
+
+    // The gateway loses the link, but the core still holds it (and the name).
+    proxy.vanish();
+    assert_eq!(a.expect("link").await["state"], "reconnecting");
+    // The gateway is back on a new connection and retries alice's name.
+    within("a refused re-attach", async {
+        while gw.state.hub.rejoin_retries() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(proxy.accepted(), 2);
+    terry.say("while held").await;
+    terry.expect_message("while held").await;
+    // Now the core sees the old link close; the retried re-attach succeeds.
+    proxy.release();
+    let seen = a
+        .until(|m| m["type"] == "link" && m["state"] == "connected")
+        .await;
+    assert_eq!(texts(&seen), ["while held"], "{seen:?}");
+    a.say("alice again").await;
+    assert_eq!(terry.expect_message("alice again").await, "alice");
     core.stop().await;
 }
 

@@ -107,6 +107,10 @@ struct ProxyInner {
     live: AtomicUsize,
     /// `Some` while connections are let through; cancelled to cut them.
     open: Mutex<Option<CancellationToken>>,
+    /// When set, a cut closes only the client side and keeps the server side
+    /// open here (a link that vanished without the core noticing).
+    hold: std::sync::atomic::AtomicBool,
+    held: Mutex<Vec<TcpStream>>,
 }
 
 impl Proxy {
@@ -117,6 +121,8 @@ impl Proxy {
             accepted: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             open: Mutex::new(Some(CancellationToken::new())),
+            hold: std::sync::atomic::AtomicBool::new(false),
+            held: Mutex::new(Vec::new()),
         });
         let shared = inner.clone();
         tokio::spawn(async move {
@@ -133,9 +139,12 @@ impl Proxy {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(target).await {
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            _ = cut.cancelled() => {}
+                        let was_cut = tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                            _ = cut.cancelled() => true,
+                        };
+                        if was_cut && shared.hold.load(Ordering::SeqCst) {
+                            shared.held.lock().unwrap().push(server);
                         }
                     }
                     shared.live.fetch_sub(1, Ordering::SeqCst);
@@ -165,6 +174,20 @@ impl Proxy {
     /// Lets connections through again.
     pub fn resume(&self) {
         *self.inner.open.lock().unwrap() = Some(CancellationToken::new());
+    }
+
+    /// Closes the client side of every connection but keeps the server side
+    /// open (the core does not notice), and lets new connections through.
+    pub fn vanish(&self) {
+        self.inner.hold.store(true, Ordering::SeqCst);
+        self.cut();
+        self.resume();
+    }
+
+    /// Closes the server sides kept by [`Proxy::vanish`].
+    pub fn release(&self) {
+        self.inner.hold.store(false, Ordering::SeqCst);
+        self.inner.held.lock().unwrap().clear();
     }
 }
 
