@@ -114,7 +114,10 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
         logged_in: false,
         ping_nonce: 0,
     };
-    let mut frames = FramedRead::new(reader, ServerCodec::new(conn.config.max_frame as usize));
+    // A small first read buffer: most connections are idle chat clients; the
+    // codec reserves room for a big frame once its length is known.
+    let codec = ServerCodec::new(conn.config.max_frame as usize);
+    let mut frames = FramedRead::with_capacity(reader, codec, 1024);
     let bye = conn.read_loop(&mut frames, &shutdown).await;
     debug!(?peer, ?bye, "connection ending");
     stop.cancel();

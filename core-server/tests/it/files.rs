@@ -540,3 +540,38 @@ async fn a_recipient_that_stops_reading_loses_its_copy_and_the_others_still_get_
     };
     assert_eq!(bob.file_bytes(transfer).await, Err(ErrorCode::SlowConsumer));
 }
+
+#[tokio::test]
+async fn a_cancelled_transfer_is_aborted_for_its_recipients() {
+    let server = TestServer::start().await;
+    let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
+        .await
+        .try_into()
+        .ok()
+        .unwrap();
+    let bytes = test_bytes(300_000, 12);
+    alice
+        .offer(
+            1,
+            user("bob"),
+            "a.bin",
+            FileKind::File,
+            bytes.len() as u64,
+            &sha256(&bytes),
+        )
+        .await;
+    alice.chunks(1, &bytes[..100_000]).await;
+    alice.send(ClientMsg::FileCancel { id: 1 }).await;
+    let EventBody::File { transfer, .. } = bob.event().await else {
+        panic!()
+    };
+    assert_eq!(
+        bob.file_bytes(transfer).await,
+        Err(ErrorCode::TransferAborted)
+    );
+    // The id is free again, and its late chunks were not an error.
+    alice
+        .send_file(1, user("bob"), "b.bin", FileKind::File, &bytes)
+        .await;
+    assert_eq!(bob.receive_file().await.1, bytes);
+}

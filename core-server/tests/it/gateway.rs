@@ -288,3 +288,34 @@ async fn files_to_and_from_web_sessions() {
         .await;
     assert_eq!(notice.session, 2);
 }
+
+#[tokio::test]
+async fn a_link_may_lag_further_behind_than_a_terminal_client() {
+    let config = Config {
+        outbound_queue: 16,
+        gateway_queue: 1000,
+        max_message: 60_000,
+        ..config()
+    };
+    let server = TestServer::with(config).await;
+    let mut link = Client::connect_small_buffer(server.addr).await;
+    link.hello_with(Some(TOKEN)).await;
+    link.join_session(1, "web1", None).await.unwrap();
+    let mut alice = server.join("alice").await;
+    link.recv().await;
+    // 150 frames of 60 kB (far more than the socket buffers hold) pile up for
+    // the link while it does not read: more than a terminal client's bound.
+    let text = "x".repeat(60_000);
+    for _ in 0..150 {
+        alice.say(&text).await;
+        alice.message().await;
+    }
+    alice.say("last").await;
+    alice.message().await;
+    for _ in 0..150 {
+        assert!(matches!(link.recv().await.msg, ServerMsg::Event(_)));
+    }
+    assert!(
+        matches!(link.recv().await.msg, ServerMsg::Event(e) if e.event == EventBody::Message { from: "alice".into(), text: "last".into() })
+    );
+}
