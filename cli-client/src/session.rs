@@ -62,6 +62,8 @@ pub struct View {
     pub connected: bool,
     /// Everyone else in the room, for Tab completion.
     pub users: Vec<String>,
+    /// The input has ended; the client leaves once its transfers are done.
+    pub leaving: bool,
 }
 
 /// A shared [`View`] plus a hook that tells the front-end to redraw.
@@ -83,7 +85,7 @@ impl ViewHandle {
         self.view.lock().expect("view lock").clone()
     }
 
-    fn update(&self, f: impl FnOnce(&mut View)) {
+    pub fn update(&self, f: impl FnOnce(&mut View)) {
         f(&mut self.view.lock().expect("view lock"));
         (self.changed)();
     }
@@ -148,6 +150,7 @@ pub async fn run(
                 match session.in_room(conn, limits, welcome, reconnect).await {
                     Ended::Quit => return Ok(()),
                     Ended::Lost(reason) => {
+                        tracing::info!(%reason, "connection lost");
                         session.view.update(|v| v.connected = false);
                         session.ui.emit(Output::Connection {
                             kind: ConnectionState::Disconnected,
@@ -160,6 +163,7 @@ pub async fn run(
             Err(Setback::Quit) => return Ok(()),
             Err(Setback::Retry(reason)) => {
                 failures += 1;
+                tracing::debug!(%reason, failures, "reconnect attempt failed");
                 let limit = session.opts.reconnect_attempts;
                 if limit != 0 && failures >= limit {
                     anyhow::bail!("gave up reconnecting after {failures} attempts: {reason}");
@@ -321,6 +325,7 @@ impl Session {
         welcome: Welcome,
         reconnect: bool,
     ) -> Ended {
+        tracing::info!(name = %welcome.name, users = welcome.users.len(), history = welcome.history.len(), "joined");
         let (sink, mut stream) = conn.split();
         let (outbox, mut writer) = connection::spawn_writer(sink);
         let (progress_tx, mut progress_rx) = mpsc::channel(64);
