@@ -28,6 +28,7 @@ use tokio::{
 use crate::{
     command::{self, Command, Recipient},
     connection::{self, Conn, Joined, Outbox, Welcome},
+    pace::Pacer,
     render::{ConnectionState, Output},
     transfer_in::{Announced, Incoming},
     transfer_out::{self, Prepared, Progress},
@@ -95,6 +96,10 @@ const DEAD_AFTER: Duration = Duration::from_secs(45);
 /// At the end of input, how long to wait for delivery receipts after the
 /// last sign of progress before giving up on them.
 const RECEIPT_PATIENCE: Duration = Duration::from_secs(30);
+/// The nonce of the ping sent before leaving at the end of input.
+const DRAIN_NONCE: u64 = 0x5157_0bad;
+/// How long to wait for its pong.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// First and longest pause between reconnection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -325,6 +330,7 @@ impl Session {
             view: self.view.clone(),
             download_dir: self.opts.download_dir.clone(),
             me: me.clone(),
+            pacer: Pacer::new(&limits),
             limits,
             users: BTreeMap::new(),
             outbox,
@@ -333,6 +339,7 @@ impl Session {
             ignored: HashSet::new(),
             outgoing: HashMap::new(),
             last_receipt: Instant::now(),
+            drained: false,
         };
         room.set_users(&welcome.users);
         self.view.update(|v| {
@@ -356,9 +363,23 @@ impl Session {
         let mut ticker = interval(Duration::from_secs(1));
         let mut last_heard = Instant::now();
         let mut pinged = false;
+        let mut drain_deadline = None;
         let ended = loop {
             if self.eof && room.outgoing.is_empty() {
-                break Ended::Quit;
+                // Before leaving, a ping: the server answers in order, so its
+                // pong comes after every reply to what we sent (echoes,
+                // errors, the user list), which scripts then get to see.
+                match drain_deadline {
+                    None => {
+                        room.send_paced(ClientMsg::Ping { nonce: DRAIN_NONCE })
+                            .await;
+                        drain_deadline = Some(Instant::now() + DRAIN_PATIENCE);
+                    }
+                    Some(deadline) if room.drained || Instant::now() >= deadline => {
+                        break Ended::Quit;
+                    }
+                    Some(_) => {}
+                }
             }
             tokio::select! {
                 // A transfer task reports its SHA-256 before it queues the
@@ -461,6 +482,8 @@ struct Room {
     download_dir: PathBuf,
     me: String,
     limits: Limits,
+    /// Keeps what the user sends within the server's rate limit.
+    pacer: Pacer,
     /// Everyone else, by lower-case name (names are unique ignoring case).
     users: BTreeMap<String, UserInfo>,
     outbox: Outbox,
@@ -472,9 +495,17 @@ struct Room {
     outgoing: HashMap<u32, Outgoing>,
     /// Last delivery receipt or transfer progress (see `RECEIPT_PATIENCE`).
     last_receipt: Instant,
+    /// The pong to our leaving ping came: every reply before it is in.
+    drained: bool,
 }
 
 impl Room {
+    /// Sends something the user asked for, paced to the rate limit.
+    async fn send_paced(&mut self, msg: ClientMsg) {
+        self.pacer.wait().await;
+        self.send(msg).await;
+    }
+
     async fn send(&self, msg: ClientMsg) {
         // If the writer is gone the connection is lost; the main loop notices.
         let _ = self.outbox.control.send(Frame::new(msg)).await;
@@ -510,15 +541,15 @@ impl Room {
         match command {
             Command::Say(text) => {
                 if self.text_fits(&text) {
-                    self.send(ClientMsg::Say { text }).await;
+                    self.send_paced(ClientMsg::Say { text }).await;
                 }
             }
             Command::Private { to, text } => {
                 if self.text_fits(&text) {
-                    self.send(ClientMsg::Private { to, text }).await;
+                    self.send_paced(ClientMsg::Private { to, text }).await;
                 }
             }
-            Command::Users => self.send(ClientMsg::Users).await,
+            Command::Users => self.send_paced(ClientMsg::Users).await,
             Command::Help => self.ui.emit(Output::Info(command::help())),
             Command::Quit => {}
             Command::SendFile { to, path, kind } => {
@@ -798,12 +829,20 @@ impl Room {
             }
             ServerMsg::Users { users } => {
                 self.set_users(&users);
-                self.ui.emit(Output::Users(users));
+                self.ui.emit(Output::Users {
+                    users,
+                    me: self.me.clone(),
+                });
             }
             ServerMsg::Error { code, message } => self.error(&code_str(code), message),
             ServerMsg::Ping { nonce } => self.send(ClientMsg::Pong { nonce }).await,
             ServerMsg::Bye { message, .. } => return Some(format!("the server said: {message}")),
-            ServerMsg::Pong { .. } | ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {}
+            ServerMsg::Pong { nonce } => {
+                if nonce == DRAIN_NONCE {
+                    self.drained = true;
+                }
+            }
+            ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {}
         }
         None
     }
