@@ -421,6 +421,7 @@ impl Room {
                     out.waiting.remove(&to.to_ascii_lowercase());
                     self.ui.emit(Output::FileSent {
                         to,
+                        name: out.file.name.clone(),
                         path: out.file.path.clone(),
                         size: out.file.size,
                         sha256: out.sha256.clone().unwrap_or_default(),
