@@ -7,30 +7,49 @@ use std::path::PathBuf;
 
 use core_server::protocol::FileKind;
 
-/// Every command with its usage, in the order `/help` lists them. Tab
-/// completion offers these names too.
-pub const COMMANDS: &[(&str, &str)] = &[
+/// Every command: name, arguments, what it does; in the order `/help` lists
+/// them. Tab completion offers these names.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "/private",
-        "/private <user> <message>   private message (also /msg, /w)",
+        "<user> <message>",
+        "private message (also /msg, /w)",
     ),
-    ("/msg", "/msg <user> <message>       same as /private"),
-    ("/w", "/w <user> <message>         same as /private"),
+    ("/msg", "<user> <message>", "same as /private"),
+    ("/w", "<user> <message>", "same as /private"),
     (
         "/sendfile",
-        "/sendfile <user|all> <path> send a file to one user or everyone",
+        "<user|all> <path>",
+        "send a file to one user or everyone",
     ),
     (
         "/sendimage",
-        "/sendimage <user|all> <path> send an image (png, jpeg, gif, webp)",
+        "<user|all> <path>",
+        "send an image (png, jpeg, gif, webp)",
     ),
-    (
-        "/users",
-        "/users                      who is here (web users are marked)",
-    ),
-    ("/help", "/help                       this list"),
-    ("/quit", "/quit                       leave (also Ctrl-D)"),
+    ("/users", "", "who is here (web users are marked)"),
+    ("/help", "", "this list"),
+    ("/quit", "", "leave (also Ctrl-D)"),
 ];
+
+/// The `/help` text.
+pub fn help() -> String {
+    let usage = |name: &str, args: &str| format!("{name} {args}").trim_end().to_string();
+    let width = COMMANDS
+        .iter()
+        .map(|(n, a, _)| usage(n, a).len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::from("Type a message to talk to the room. Commands:");
+    for (name, args, what) in COMMANDS {
+        text.push_str(&format!("\n  {:width$}  {what}", usage(name, args)));
+    }
+    text.push_str(&format!(
+        "\n  {:width$}  send text that starts with /",
+        "//text"
+    ));
+    text
+}
 
 /// Who a file goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,6 +56,8 @@ impl Editor {
 /// Starts the line editor on its own thread. Typed lines arrive on the
 /// returned receiver; the `Ui` prints above the prompt.
 pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, Editor)> {
+    let (tx, rx) = mpsc::channel(64);
+    quit_on_signals(tx.clone());
     let printer = ExternalPrinter::new(PRINTER_QUEUE);
     let printer_tx = printer.sender();
     let mut editor = Reedline::create()
@@ -103,11 +105,28 @@ pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, 
         view: view.clone(),
         bars: bars_term,
     };
-    let (tx, rx) = mpsc::channel(64);
     let thread = thread::Builder::new()
         .name("line-editor".into())
         .spawn(move || edit_lines(editor, prompt, tx))?;
     Ok((ui, view, rx, Editor { thread, stop }))
+}
+
+/// SIGTERM or SIGHUP (the terminal closed) leave like `/quit`, so the
+/// editor gets to restore the terminal instead of leaving it in raw mode.
+/// (Ctrl-C is a key in raw mode: it clears the line.)
+fn quit_on_signals(tx: mpsc::Sender<Input>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    for kind in [SignalKind::terminate(), SignalKind::hangup()] {
+        let Ok(mut signals) = signal(kind) else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if signals.recv().await.is_some() {
+                let _ = tx.send(Input::Line("/quit".into())).await;
+            }
+        });
+    }
 }
 
 fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>) {
@@ -126,6 +145,7 @@ fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>)
             Ok(Signal::CtrlD) => {
                 if !ended {
                     ended = true;
+                    prompt.view.update(|v| v.leaving = true);
                     let _ = tx.blocking_send(Input::Eof);
                 }
             }
@@ -150,16 +170,30 @@ impl Prompt for ChatPrompt {
     fn render_prompt_left(&self) -> Cow<'_, str> {
         let view = self.view.get();
         let state = match (&view.name, view.connected) {
+            _ if view.leaving => "leaving (waiting for transfers)".to_string(),
             (None, _) => "your name".to_string(),
             (Some(name), true) => name.clone(),
             (Some(name), false) => format!("{name} (reconnecting)"),
         };
-        let bars = self.bars.contents();
-        if bars.trim().is_empty() {
-            Cow::Owned(state)
-        } else {
-            Cow::Owned(format!("{}\n{state}", bars.trim_end()))
+        // One line only: reedline clears a single prompt line when it prints
+        // above it, so a taller prompt would leave stale bars behind.
+        let bars: Vec<String> = self
+            .bars
+            .contents()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        if bars.is_empty() {
+            return Cow::Owned(state);
         }
+        let width = usize::from(self.bars.width());
+        let room = width.saturating_sub(state.chars().count() + 24).max(10);
+        let mut line: String = bars.join(" | ").chars().take(room).collect();
+        line.push(' ');
+        line.push_str(&state);
+        Cow::Owned(line)
     }
 
     fn render_prompt_right(&self) -> Cow<'_, str> {
@@ -268,7 +302,7 @@ fn completions(line: &str, pos: usize, users: &[String]) -> Vec<Suggestion> {
     if words_before.is_empty() && word.starts_with('/') {
         return COMMANDS
             .iter()
-            .map(|(name, _)| *name)
+            .map(|(name, _, _)| *name)
             .filter(|name| name.starts_with(&word.to_ascii_lowercase()))
             .map(suggest)
             .collect();
@@ -306,7 +340,10 @@ mod tests {
         };
         check("/pr", &["/private"]);
         check("/s", &["/sendfile", "/sendimage"]);
-        check("/", &COMMANDS.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+        check(
+            "/",
+            &COMMANDS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>(),
+        );
         check("/msg b", &["bob", "Bea"]);
         check("/w ", &["bob", "Bea", "carol"]);
         check("/sendfile a", &["all"]);

@@ -107,7 +107,7 @@ impl Ui {
             Sink::Interactive { bars, .. } => {
                 let bar = bars.add(ProgressBar::new(total));
                 let style = ProgressStyle::with_template(
-                    "{msg:24!} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left",
+                    "[{msg:.20} {bar:12} {percent:>3}% {total_bytes} {bytes_per_sec} {eta} left]",
                 )
                 .expect("the template is valid")
                 .progress_chars("=> ");

@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, default_value_t = 4096)]
     pub outbound_queue: usize,
 
+    /// Chat and control frames queued for a gateway link (it carries many
+    /// users, so it gets a larger bound than one terminal client).
+    #[arg(long, default_value_t = 65_536)]
+    pub gateway_queue: usize,
+
     /// File chunks queued for one connection. When full, the sender is paused
     /// (backpressure) instead of buffering more.
     #[arg(long, default_value_t = 16)]
@@ -116,6 +121,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(60),
             outbound_queue: 4096,
+            gateway_queue: 65_536,
             file_queue: 16,
             file_stall_timeout: Duration::from_secs(10),
             max_transfers: 8,
@@ -156,10 +162,15 @@ impl Config {
         if self.rate_per_sec == 0 || self.rate_burst == 0 {
             return bad("--rate-per-sec and --rate-burst must be at least 1".into());
         }
-        if self.max_connections == 0 || self.outbound_queue == 0 || self.file_queue == 0 {
-            return bad(
-                "--max-connections, --outbound-queue and --file-queue must be at least 1".into(),
-            );
+        if [
+            self.max_connections,
+            self.outbound_queue,
+            self.gateway_queue,
+            self.file_queue,
+        ]
+        .contains(&0)
+        {
+            return bad("--max-connections, --outbound-queue, --gateway-queue and --file-queue must be at least 1".into());
         }
         if self.ping_interval.is_zero() || self.ping_timeout <= self.ping_interval {
             return bad("--ping-timeout must be longer than a non-zero --ping-interval".into());

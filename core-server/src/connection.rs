@@ -88,7 +88,11 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(config.outbound_queue, config.file_queue);
+    let (outbox, queues) = outbox::channel(
+        config.outbound_queue,
+        config.gateway_queue,
+        config.file_queue,
+    );
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,
@@ -110,7 +114,10 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
         logged_in: false,
         ping_nonce: 0,
     };
-    let mut frames = FramedRead::new(reader, ServerCodec::new(conn.config.max_frame as usize));
+    // A small first read buffer: most connections are idle chat clients; the
+    // codec reserves room for a big frame once its length is known.
+    let codec = ServerCodec::new(conn.config.max_frame as usize);
+    let mut frames = FramedRead::with_capacity(reader, codec, 1024);
     let bye = conn.read_loop(&mut frames, &shutdown).await;
     debug!(?peer, ?bye, "connection ending");
     stop.cancel();
@@ -311,6 +318,7 @@ impl Connection {
                     }
                     self.gateway = true;
                     self.logged_in = true;
+                    self.outbox.set_chat_bound(self.config.gateway_queue);
                 }
                 info!(client, gateway = self.gateway, "hello");
                 self.link = Some(self.room.add_link(self.outbox.clone()));

@@ -19,7 +19,7 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncWriteExt, BufWriter},
+    io::AsyncWriteExt,
     net::tcp::OwnedWriteHalf,
     sync::mpsc::{self, error::TrySendError},
 };
@@ -64,6 +64,11 @@ pub struct Outbox {
     kill: CancellationToken,
     /// Why `kill` was cancelled, if the peer should be told (first reason wins).
     kill_reason: Arc<OnceLock<ErrorCode>>,
+    /// How many chat frames may wait before the peer counts as not reading.
+    /// The channel is created with room for the larger gateway bound (its
+    /// memory grows only with use); a direct connection is held to this one,
+    /// set when the hello tells which the connection is.
+    chat_bound: usize,
 }
 
 /// The receiving half, owned by the writer task.
@@ -73,15 +78,18 @@ pub struct Queues {
     chunks: mpsc::Receiver<ChunkItem>,
 }
 
-/// Creates a connection's queues with the given bounds (in frames).
-pub fn channel(chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
-    let (chat_tx, chat_rx) = mpsc::channel(chat_bound);
+/// Creates a connection's queues with the given bounds (in frames); the chat
+/// queue can later be raised up to `chat_capacity` with [`Outbox::set_chat_bound`].
+pub fn channel(chat_bound: usize, chat_capacity: usize, chunk_bound: usize) -> (Outbox, Queues) {
+    let chat_capacity = chat_capacity.max(chat_bound);
+    let (chat_tx, chat_rx) = mpsc::channel(chat_capacity);
     let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
     let outbox = Outbox {
         chat: chat_tx,
         chunks: chunk_tx,
         kill: CancellationToken::new(),
         kill_reason: Arc::new(OnceLock::new()),
+        chat_bound,
     };
     let queues = Queues {
         chat: chat_rx,
@@ -116,7 +124,18 @@ impl Outbox {
         })
     }
 
+    /// Changes the chat queue's bound (at most the capacity it was made with).
+    /// Only for the connection's own handle, before it is shared.
+    pub fn set_chat_bound(&mut self, bound: usize) {
+        self.chat_bound = bound.min(self.chat.max_capacity());
+    }
+
     fn send_item(&self, item: ChatItem) -> bool {
+        let queued = self.chat.max_capacity() - self.chat.capacity();
+        if queued >= self.chat_bound {
+            self.kill(ErrorCode::SlowConsumer);
+            return false;
+        }
         match self.chat.try_send(item) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -157,7 +176,10 @@ pub async fn write_loop(
     close: CancellationToken,
     bye_timeout: Duration,
 ) {
-    let mut out = BufWriter::with_capacity(64 * 1024, socket);
+    let mut out = Out {
+        socket,
+        batch: Vec::new(),
+    };
     let mut aborted: VecDeque<u64> = VecDeque::new();
     let result: std::io::Result<()> = async {
         loop {
@@ -168,7 +190,7 @@ pub async fn write_loop(
                         let bye = encode(LINK_SESSION, &bye_msg(*code), &[]);
                         // The peer may not be reading: try briefly, then give up.
                         let _ = tokio::time::timeout(bye_timeout, async {
-                            out.write_all(&bye.0).await?;
+                            out.put(&bye).await?;
                             out.flush().await
                         })
                         .await;
@@ -180,7 +202,7 @@ pub async fn write_loop(
                         write_chat(&mut out, item, &mut aborted).await?;
                     }
                     out.flush().await?;
-                    return out.shutdown().await;
+                    return out.socket.shutdown().await;
                 }
                 Some(item) = queues.chat.recv() => {
                     write_chat(&mut out, item, &mut aborted).await?;
@@ -191,19 +213,21 @@ pub async fn write_loop(
                     while let Ok(chat) = queues.chat.try_recv() {
                         write_chat(&mut out, chat, &mut aborted).await?;
                     }
-                    if aborted.contains(&item.transfer) {
-                        continue; // dropping the delivery tells the sender it failed
-                    }
-                    out.write_all(&item.frame.0).await?;
-                    if let Some(delivery) = item.delivery {
-                        out.flush().await?;
-                        delivery.written();
+                    // A chunk of an aborted transfer is dropped (and with it
+                    // its delivery, which tells the sender it failed).
+                    if !aborted.contains(&item.transfer) {
+                        out.put(&item.frame).await?;
+                        if let Some(delivery) = item.delivery {
+                            out.flush().await?;
+                            delivery.written();
+                        }
                     }
                 }
-                else => return out.shutdown().await,
+                else => return out.socket.shutdown().await,
             }
             if queues.chat.is_empty() && queues.chunks.is_empty() {
                 out.flush().await?;
+                out.release();
             }
         }
     }
@@ -215,18 +239,63 @@ pub async fn write_loop(
 }
 
 async fn write_chat(
-    out: &mut BufWriter<OwnedWriteHalf>,
+    out: &mut Out,
     item: ChatItem,
     aborted: &mut VecDeque<u64>,
 ) -> std::io::Result<()> {
     match item {
-        ChatItem::Frame(frame) => out.write_all(&frame.0).await,
+        ChatItem::Frame(frame) => out.put(&frame).await,
         ChatItem::Abort { transfer, frame } => {
             if aborted.len() == REMEMBERED_ABORTS {
                 aborted.pop_front();
             }
             aborted.push_back(transfer);
-            out.write_all(&frame.0).await
+            out.put(&frame).await
+        }
+    }
+}
+
+/// Frames at least this long are written directly instead of being copied into
+/// the batch (file chunks, big welcomes).
+const DIRECT_WRITE: usize = 16 * 1024;
+/// A batch this long is written out even if more frames are waiting.
+const BATCH: usize = 64 * 1024;
+
+/// The socket plus a batch of small frames, so a burst of events costs one
+/// write. Unlike a `BufWriter`, the batch is allocated only while there is
+/// something to send and released when the queues are idle: an idle
+/// connection costs no write buffer.
+struct Out {
+    socket: OwnedWriteHalf,
+    /// Small frames waiting to be written together; only whole frames.
+    batch: Vec<u8>,
+}
+
+impl Out {
+    async fn put(&mut self, frame: &Encoded) -> std::io::Result<()> {
+        if frame.len() >= DIRECT_WRITE {
+            self.flush().await?;
+            return self.socket.write_all(&frame.0).await;
+        }
+        self.batch.extend_from_slice(&frame.0);
+        if self.batch.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() {
+            self.socket.write_all(&self.batch).await?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    /// Gives the batch's memory back (called when idle).
+    fn release(&mut self) {
+        if self.batch.capacity() > 4096 {
+            self.batch = Vec::new();
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn serve(
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();
-    info!(addr = ?listener.local_addr().ok(), "core server listening");
+    info!(addr = %listener.local_addr()?, "core server listening");
     let mut backoff = Duration::from_millis(10);
     loop {
         // The permit is taken before accepting: at the limit, a newcomer is
@@ -69,6 +69,8 @@ pub async fn serve(
                 continue;
             }
         };
+        // A slot may have been freed while we waited in accept.
+        let permit = permit.or_else(|| limit.clone().try_acquire_owned().ok());
         let Some(permit) = permit else {
             warn!("connection limit reached; refusing a connection");
             if let Ok(slot) = refusing.clone().try_acquire_owned() {

@@ -345,6 +345,10 @@ impl Transfer {
                             disarm(item);
                             return;
                         }
+                        _ = ctx.sender.killed() => {
+                            disarm(item);
+                            return;
+                        }
                     }
                 }
             };

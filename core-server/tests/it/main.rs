@@ -3,6 +3,7 @@
 
 mod support;
 
+mod binary;
 mod files;
 mod gateway;
 mod limits;

@@ -357,6 +357,9 @@ impl Client {
                 } if t == transfer => return Err(code),
                 other => panic!("unexpected during a transfer: {other:?}"),
             }
+            if std::env::var("DEBUG_FRAMES").is_ok() {
+                eprintln!("got {} bytes so far", bytes.len());
+            }
         }
     }
 }
@@ -368,14 +371,15 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// Deterministic pseudo-random bytes (not compressible, not all zero).
 pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
 }
 
 /// A minimal real PNG header followed by `len` bytes of data.

@@ -1,0 +1,318 @@
+//! Helpers that make each test a few readable lines: a real core server on an
+//! ephemeral port, and real `switchboard` processes in scripted `--json` mode
+//! whose output lines are awaited with timeouts (never sleeps).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
+
+use core_server::{
+    codec::{ClientCodec, Frame},
+    protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg},
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines},
+    net::{TcpListener, TcpStream},
+    process::{Child, ChildStdin, ChildStdout, Command},
+    time::timeout,
+};
+use tokio_util::{codec::Framed, sync::CancellationToken};
+
+/// How long any one expected line may take. Generous: CI machines are slow,
+/// and a passing test never waits this long.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A core server running in this process on 127.0.0.1:0.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// A server on a port outside the kernel's ephemeral range (so that,
+    /// once stopped, no outgoing connection can take its port, nor a client
+    /// dialling it connect to itself), to restart on the same address.
+    pub async fn start_restartable() -> Server {
+        Self::serve(bind_outside_ephemeral_range().await)
+    }
+
+    pub async fn start_on(addr: &str) -> Server {
+        Self::serve(TcpListener::bind(addr).await.expect("bind"))
+    }
+
+    fn serve(listener: TcpListener) -> Server {
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let config = core_server::Config::default();
+        let serve = core_server::serve(listener, config, shutdown.clone());
+        let task = tokio::spawn(async move {
+            let _ = serve.await;
+        });
+        Server {
+            addr,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (its clients are told and disconnected) and waits
+    /// until it has let go of its port.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            timeout(WAIT, task)
+                .await
+                .expect("the server stops")
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A listener on 127.0.0.1 with a port below the kernel's ephemeral range.
+pub async fn bind_outside_ephemeral_range() -> TcpListener {
+    let seed = std::process::id() as u64
+        ^ u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+        );
+    for i in 0..200u64 {
+        let port = 20_000 + (seed.wrapping_add(i * 7919) % 10_000) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return listener;
+        }
+    }
+    panic!("no free port in 20000..30000");
+}
+
+/// A `switchboard --json` process.
+pub struct Client {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    /// Every JSON line read so far, in order.
+    pub seen: Vec<Value>,
+    /// Where this client saves received files (inside `_root`).
+    pub downloads: PathBuf,
+    _root: TempDir,
+}
+
+pub fn switchboard() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.env_remove("NO_COLOR")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+impl Client {
+    /// Starts a client named `name` and waits until it has joined.
+    pub async fn join(server: &Server, name: &str) -> Client {
+        let mut client = Client::spawn(server.addr, name, &[]).await;
+        let welcome = client.expect(|v| v["kind"] == "welcome").await;
+        assert_eq!(welcome["name"], name);
+        client
+    }
+
+    /// Starts a client without waiting for anything.
+    pub async fn spawn(addr: SocketAddr, name: &str, extra: &[&str]) -> Client {
+        let root = tempfile::tempdir().unwrap();
+        let downloads = root.path().join("downloads");
+        let mut cmd = switchboard();
+        cmd.arg("--server")
+            .arg(addr.to_string())
+            .arg("--name")
+            .arg(name)
+            .arg("--json")
+            .arg("--download-dir")
+            .arg(&downloads)
+            .args(extra);
+        let mut child = cmd.spawn().expect("start switchboard");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Client {
+            name: name.to_string(),
+            child,
+            stdin,
+            stdout,
+            seen: Vec::new(),
+            downloads,
+            _root: root,
+        }
+    }
+
+    /// The directory the download dir lives in (nothing else should appear).
+    pub fn root(&self) -> &Path {
+        self._root.path()
+    }
+
+    /// Types one line.
+    pub async fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Reads lines until one matches; panics (showing what was seen) if none
+    /// does within [`WAIT`] or the output ends.
+    pub async fn expect(&mut self, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
+                Err(_) => panic!(
+                    "{}: no matching line within {WAIT:?}; seen: {:#?}",
+                    self.name, self.seen
+                ),
+                Ok(Ok(Some(line))) => line,
+                Ok(_) => panic!("{}: output ended; seen: {:#?}", self.name, self.seen),
+            };
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line:?}", self.name));
+            self.seen.push(value.clone());
+            if matches(&value) {
+                return value;
+            }
+        }
+    }
+
+    /// Waits for a room message with this text.
+    pub async fn expect_message(&mut self, from: &str, text: &str) -> Value {
+        self.expect(|v| v["kind"] == "message" && v["from"] == from && v["text"] == text)
+            .await
+    }
+
+    /// Whether any line seen so far matches.
+    pub fn has_seen(&self, matches: impl Fn(&Value) -> bool) -> bool {
+        self.seen.iter().any(matches)
+    }
+
+    /// Closes stdin (end of input) and waits for the process to exit; returns
+    /// its status and the rest of its stdout (parsed) and stderr.
+    pub async fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
+        drop(self.stdin.take());
+        let mut rest = Vec::new();
+        let read_rest = async {
+            while let Ok(Some(line)) = self.stdout.next_line().await {
+                rest.push(serde_json::from_str::<Value>(&line).unwrap());
+            }
+        };
+        timeout(WAIT, read_rest).await.expect("stdout closes");
+        let status = timeout(WAIT, self.child.wait())
+            .await
+            .expect("the client exits at end of input")
+            .unwrap();
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut stderr).await;
+        }
+        (status, rest, stderr)
+    }
+}
+
+/// Writes `data` to a new file named `name` in `dir`, returning its path.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+/// Deterministic, incompressible-looking bytes spanning several chunks.
+pub fn sample_bytes(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// A real 1x1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A hand-driven native-protocol client (through core-server's codec), for
+/// what the terminal client would never send, like a hostile file name.
+pub struct RawClient {
+    conn: Framed<TcpStream, ClientCodec>,
+}
+
+impl RawClient {
+    pub async fn join(addr: SocketAddr, name: &str) -> RawClient {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut conn = Framed::new(stream, ClientCodec::client());
+        conn.send(Frame::new(ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "test".into(),
+            gateway_token: None,
+        }))
+        .await
+        .unwrap();
+        let mut raw = RawClient { conn };
+        raw.expect(|m| matches!(m, ServerMsg::Hello { .. })).await;
+        raw.send(ClientMsg::Join {
+            name: name.into(),
+            since: None,
+        })
+        .await;
+        raw.expect(|m| matches!(m, ServerMsg::Welcome { .. })).await;
+        raw
+    }
+
+    pub async fn send(&mut self, msg: ClientMsg) {
+        self.conn.send(Frame::new(msg)).await.unwrap();
+    }
+
+    pub async fn send_chunk(&mut self, id: u32, bytes: &[u8]) {
+        let frame = Frame::new(ClientMsg::FileChunk { id }).with_payload(bytes.to_vec().into());
+        self.conn.send(frame).await.unwrap();
+    }
+
+    pub async fn expect(&mut self, matches: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        loop {
+            let frame = timeout(WAIT, self.conn.next())
+                .await
+                .expect("a frame in time")
+                .expect("connection open")
+                .expect("a valid frame");
+            if matches(&frame.msg) {
+                return frame.msg;
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The WebSocket JSON protocol between the gateway and a browser (documented in
+//! `web-gateway/WEBSOCKET.md`): what the browser sends, what it receives.
+//!
+//! Events that belong in the timeline carry a gateway-assigned `seq`, strictly
+//! increasing for the life of the gateway process (the core's own seq restarts
+//! with the core, so browsers never see it). A browser keeps the largest `seq` it
+//! has shown and reconnects with `/ws?since=<seq>`: it then gets exactly what it
+//! missed, nothing twice.
+
+use axum::extract::ws::Utf8Bytes;
+use core_server::protocol::{ClientKind, FileKind, Millis, UserInfo};
+use serde::{Deserialize, Serialize};
+
+/// Something for the timeline. Serialised together with its `seq` by [`render`].
+#[derive(Serialize, Debug, Clone)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// A room message. `history` marks messages from before this session joined.
+    Message {
+        ts: Millis,
+        from: String,
+        text: String,
+        history: bool,
+    },
+    /// A private message to or from this session's user.
+    Private {
+        ts: Millis,
+        from: String,
+        to: String,
+        text: String,
+        history: bool,
+    },
+    Joined {
+        ts: Millis,
+        name: String,
+        kind: ClientKind,
+    },
+    Left {
+        ts: Millis,
+        name: String,
+    },
+    /// A file or image that arrived completely and can be fetched at `url` by
+    /// this session only. `to` is absent for a file sent to the whole room.
+    File {
+        ts: Millis,
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        name: String,
+        size: u64,
+        kind: FileKind,
+        mime: String,
+        url: String,
+        /// Whether the bytes are a png, jpeg, gif or webp that may be shown inline.
+        inline: bool,
+    },
+}
+
+/// Messages to the browser that are not part of the timeline (no `seq`, never
+/// replayed).
+#[derive(Serialize, Debug, Clone)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control<'a> {
+    /// First message on every WebSocket: who you are, who is here, the limits.
+    Hello {
+        you: &'a str,
+        /// Whether this session is in the room right now (false while the
+        /// gateway is reconnecting to the core).
+        connected: bool,
+        users: &'a [UserInfo],
+        max_upload: u64,
+        max_message: u32,
+    },
+    /// The whole user list (after a reconnect, or when asked).
+    Users { users: &'a [UserInfo] },
+    /// The gateway's link to the core went down (`"reconnecting"`) or this
+    /// session is back in the room (`"connected"`).
+    Link { state: &'a str },
+    /// Something the user should read: upload delivered, file kept, ….
+    Notice { text: &'a str },
+    /// A refusal (rate limited, message too long, no such user, …).
+    Error { code: &'a str, message: &'a str },
+    /// The session is over (left, expired, name lost while reconnecting); the
+    /// browser should go back to the join page.
+    Ended { reason: &'a str },
+}
+
+/// What a browser may send.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FromBrowser {
+    /// A message to the room.
+    Say { text: String },
+    /// A private message.
+    Private { to: String, text: String },
+    /// Ask for the user list again.
+    Users,
+}
+
+#[derive(Serialize)]
+struct Sequenced<'a> {
+    seq: u64,
+    #[serde(flatten)]
+    event: &'a TimelineEvent,
+}
+
+/// Serialises a timeline event with its seq, once; the result is cloned (not
+/// copied) to every socket that gets it.
+pub fn render(seq: u64, event: &TimelineEvent) -> Utf8Bytes {
+    let json = serde_json::to_string(&Sequenced { seq, event }).expect("plain data serialises");
+    Utf8Bytes::from(json)
+}
+
+/// Serialises a control message.
+pub fn control(msg: &Control<'_>) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(msg).expect("plain data serialises"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_shape() {
+        let ev = TimelineEvent::Message {
+            ts: 5,
+            from: "bob".into(),
+            text: "<b>hi</b>".into(),
+            history: false,
+        };
+        assert_eq!(
+            render(3, &ev).as_str(),
+            r#"{"seq":3,"type":"message","ts":5,"from":"bob","text":"<b>hi</b>","history":false}"#
+        );
+    }
+
+    #[test]
+    fn parses_commands() {
+        let check = |json: &str, expected: Option<FromBrowser>| {
+            assert_eq!(
+                serde_json::from_str::<FromBrowser>(json).ok(),
+                expected,
+                "{json}"
+            );
+        };
+        check(
+            r#"{"type":"say","text":"hi"}"#,
+            Some(FromBrowser::Say { text: "hi".into() }),
+        );
+        check(
+            r#"{"type":"private","to":"bob","text":"x"}"#,
+            Some(FromBrowser::Private {
+                to: "bob".into(),
+                text: "x".into(),
+            }),
+        );
+        check(r#"{"type":"users"}"#, Some(FromBrowser::Users));
+        check(r#"{"type":"say"}"#, None);
+        check(r#"{"type":"quit"}"#, None);
+        check(r#"{"type":"say","text":"a","from":"mallory"}"#, None);
+        check("not json", None);
+    }
+}

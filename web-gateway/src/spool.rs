@@ -1,0 +1,445 @@
+//! Files received by browser users, kept on disk until they expire: a size cap,
+//! unguessable URLs, and a list of the sessions allowed to fetch each one.
+//!
+//! A transfer from the core is written chunk by chunk ([`Incoming`]) and becomes
+//! fetchable only when its size and SHA-256 match (a partial file is never
+//! served). Space is reserved at the offer, from the declared size, so the cap
+//! holds even while transfers run.
+
+use std::{
+    collections::HashMap,
+    io,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use core_server::protocol::{SNIFF_LEN, SessionId, sniff_image};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::sessions::random_token;
+
+/// Where and how much to keep.
+#[derive(Debug, Clone)]
+pub struct SpoolConfig {
+    /// The directory; `None` for a fresh temporary one removed at exit.
+    pub dir: Option<PathBuf>,
+    /// Most bytes kept at once (complete and in-flight files together).
+    pub max_bytes: u64,
+    /// How long a received file stays fetchable.
+    pub expiry: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("the gateway's file storage is full ({max} bytes); ask the sender to try later")]
+    Full { max: u64 },
+    #[error("the file's bytes did not match its announced size or SHA-256")]
+    Mismatch,
+    #[error("could not store the file: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Suffix of the files this module owns in the spool directory (the only ones
+/// it ever removes at start).
+const SPOOL_SUFFIX: &str = ".spool";
+/// Suffix of uploads being received from browsers.
+pub const UPLOAD_SUFFIX: &str = ".upload";
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Spool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    max_bytes: u64,
+    expiry: Duration,
+    /// std mutex, never held across an `.await`.
+    state: Mutex<State>,
+    /// Keeps a default temporary directory alive (removed on drop).
+    _temp: Option<tempfile::TempDir>,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Entry>,
+    /// Bytes reserved by all entries, complete or not.
+    used: u64,
+}
+
+struct Entry {
+    path: PathBuf,
+    /// The sender's file name, shown to users and used in Content-Disposition.
+    name: String,
+    size: u64,
+    mime: String,
+    inline: bool,
+    /// The sessions allowed to fetch it.
+    grants: Vec<SessionId>,
+    created: Instant,
+    complete: bool,
+}
+
+/// What a download needs.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub path: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub mime: String,
+    pub inline: bool,
+}
+
+/// A stored, complete file.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub url: String,
+    pub mime: String,
+    pub inline: bool,
+}
+
+impl Spool {
+    pub fn open(config: &SpoolConfig) -> io::Result<Spool> {
+        let (dir, temp) = match &config.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                remove_stale(dir)?;
+                (dir.clone(), None)
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("switchboard-spool-")
+                    .tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        Ok(Spool {
+            inner: Arc::new(Inner {
+                dir,
+                max_bytes: config.max_bytes,
+                expiry: config.expiry,
+                state: Mutex::new(State::default()),
+                _temp: temp,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Bytes reserved now.
+    pub fn used(&self) -> u64 {
+        self.state().used
+    }
+
+    /// A fresh path for an upload being received from a browser.
+    pub fn upload_path(&self) -> PathBuf {
+        self.inner
+            .dir
+            .join(format!("{}{UPLOAD_SUFFIX}", random_token()))
+    }
+
+    /// Starts receiving a file of `size` bytes for `grants`; reserves the space.
+    pub async fn begin(
+        &self,
+        name: &str,
+        size: u64,
+        grants: Vec<SessionId>,
+    ) -> Result<Incoming, SpoolError> {
+        let token = random_token();
+        let path = self.inner.dir.join(format!("{token}{SPOOL_SUFFIX}"));
+        {
+            self.sweep();
+            let mut st = self.state();
+            if st.used.saturating_add(size) > self.inner.max_bytes {
+                return Err(SpoolError::Full {
+                    max: self.inner.max_bytes,
+                });
+            }
+            st.used += size;
+            st.files.insert(
+                token.clone(),
+                Entry {
+                    path: path.clone(),
+                    name: name.to_string(),
+                    size,
+                    mime: String::new(),
+                    inline: false,
+                    grants,
+                    created: Instant::now(),
+                    complete: false,
+                },
+            );
+        }
+        let mut incoming = Incoming {
+            spool: self.clone(),
+            token,
+            file: None,
+            hasher: Sha256::new(),
+            written: 0,
+            expected: size,
+            head: Vec::with_capacity(SNIFF_LEN),
+            name: name.to_string(),
+            done: false,
+        };
+        incoming.file = Some(tokio::fs::File::create(&path).await?);
+        Ok(incoming)
+    }
+
+    /// The file behind `token`, if `session` may fetch it and it is complete
+    /// and not expired.
+    pub fn fetch(&self, token: &str, session: SessionId) -> Option<Served> {
+        let st = self.state();
+        let entry = st.files.get(token)?;
+        if !entry.complete
+            || !entry.grants.contains(&session)
+            || entry.created.elapsed() >= self.inner.expiry
+        {
+            return None;
+        }
+        Some(Served {
+            path: entry.path.clone(),
+            name: entry.name.clone(),
+            size: entry.size,
+            mime: entry.mime.clone(),
+            inline: entry.inline,
+        })
+    }
+
+    /// Removes expired files. Cheap when nothing expired.
+    pub fn sweep(&self) {
+        let expiry = self.inner.expiry;
+        let mut st = self.state();
+        let expired: Vec<String> = st
+            .files
+            .iter()
+            .filter(|(_, e)| e.complete && e.created.elapsed() >= expiry)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for token in expired {
+            remove_entry(&mut st, &token);
+        }
+    }
+
+    /// A session ended: it loses its grants; files nobody may fetch are removed.
+    pub fn forget_session(&self, id: SessionId) {
+        let mut st = self.state();
+        let orphans: Vec<String> = st
+            .files
+            .iter_mut()
+            .filter_map(|(token, e)| {
+                e.grants.retain(|g| *g != id);
+                (e.complete && e.grants.is_empty()).then(|| token.clone())
+            })
+            .collect();
+        for token in orphans {
+            remove_entry(&mut st, &token);
+        }
+    }
+}
+
+fn remove_entry(st: &mut State, token: &str) {
+    if let Some(entry) = st.files.remove(token) {
+        st.used -= entry.size;
+        if let Err(e) = std::fs::remove_file(&entry.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %entry.path.display(), error = %e, "could not remove spool file");
+        }
+    }
+}
+
+/// Removes what an earlier run left in a configured spool directory (only files
+/// with this module's suffixes).
+fn remove_stale(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(SPOOL_SUFFIX) || name.ends_with(UPLOAD_SUFFIX) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// A file being received. Dropped before [`Incoming::finish`] succeeds, it
+/// removes the partial file and frees its reservation.
+pub struct Incoming {
+    spool: Spool,
+    token: String,
+    file: Option<tokio::fs::File>,
+    hasher: Sha256,
+    written: u64,
+    expected: u64,
+    /// The first bytes, to decide whether this is an image.
+    head: Vec<u8>,
+    name: String,
+    done: bool,
+}
+
+impl Incoming {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
+        self.written += chunk.len() as u64;
+        if self.written > self.expected {
+            return Err(SpoolError::Mismatch);
+        }
+        if self.head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        let file = self.file.as_mut().expect("open until finish");
+        file.write_all(chunk).await?;
+        Ok(())
+    }
+
+    /// Checks size and SHA-256, then makes the file fetchable.
+    pub async fn finish(mut self, sha256: &str) -> Result<Stored, SpoolError> {
+        let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        if self.written != self.expected || !digest.eq_ignore_ascii_case(sha256) {
+            return Err(SpoolError::Mismatch);
+        }
+        let mut file = self.file.take().expect("open until finish");
+        file.flush().await?;
+        drop(file);
+        let image = sniff_image(&self.head);
+        let inline = image.is_some();
+        let mime = match image {
+            Some(image) => image.mime().to_string(),
+            None => {
+                let guess = mime_guess::from_path(&self.name).first_or_octet_stream();
+                let guess = guess.essence_str();
+                // A name that claims an inline image type whose bytes are not one.
+                if ["image/png", "image/jpeg", "image/gif", "image/webp"].contains(&guess) {
+                    "application/octet-stream".to_string()
+                } else {
+                    guess.to_string()
+                }
+            }
+        };
+        let mut st = self.spool.state();
+        let entry = st.files.get_mut(&self.token).ok_or(SpoolError::Mismatch)?;
+        entry.mime = mime.clone();
+        entry.inline = inline;
+        entry.complete = true;
+        entry.created = Instant::now();
+        self.done = true;
+        if entry.grants.is_empty() {
+            // Everyone it was for left while it arrived.
+            remove_entry(&mut st, &self.token);
+        }
+        Ok(Stored {
+            url: format!("/files/{}", self.token),
+            mime,
+            inline,
+        })
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.done {
+            remove_entry(&mut self.spool.state(), &self.token);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spool(max: u64, expiry: Duration) -> Spool {
+        Spool::open(&SpoolConfig {
+            dir: None,
+            max_bytes: max,
+            expiry,
+        })
+        .unwrap()
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[tokio::test]
+    async fn stores_and_grants() {
+        let spool = spool(1000, Duration::from_secs(60));
+        let png = b"\x89PNG\r\n\x1a\n0123456789";
+        let mut incoming = spool
+            .begin("cat.txt", png.len() as u64, vec![1])
+            .await
+            .unwrap();
+        incoming.write(&png[..3]).await.unwrap();
+        incoming.write(&png[3..]).await.unwrap();
+        let stored = incoming.finish(&sha(png)).await.unwrap();
+        // Decided by the bytes, not the name.
+        assert!(stored.inline);
+        assert_eq!(stored.mime, "image/png");
+        let token = stored.url.trim_start_matches("/files/");
+        let served = spool.fetch(token, 1).unwrap();
+        assert_eq!(std::fs::read(&served.path).unwrap(), png);
+        assert!(spool.fetch(token, 2).is_none());
+        assert!(spool.fetch("nope", 1).is_none());
+    }
+
+    #[tokio::test]
+    async fn cap_mismatch_and_partial_files() {
+        let spool = spool(10, Duration::from_secs(60));
+        assert!(matches!(
+            spool.begin("big", 11, vec![1]).await,
+            Err(SpoolError::Full { max: 10 })
+        ));
+        let mut incoming = spool.begin("a.html", 4, vec![1]).await.unwrap();
+        assert_eq!(spool.used(), 4);
+        incoming.write(b"<svg").await.unwrap();
+        assert!(matches!(
+            incoming.finish(&sha(b"nope")).await,
+            Err(SpoolError::Mismatch)
+        ));
+        assert_eq!(spool.used(), 0);
+        let incoming = spool.begin("a.html", 4, vec![1]).await.unwrap();
+        drop(incoming);
+        assert_eq!(spool.used(), 0);
+        assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_recipients_left_is_not_kept() {
+        let spool = spool(100, Duration::from_secs(60));
+        let mut incoming = spool.begin("a.bin", 1, vec![1, 2]).await.unwrap();
+        spool.forget_session(1);
+        spool.forget_session(2);
+        incoming.write(b"x").await.unwrap();
+        incoming.finish(&sha(b"x")).await.unwrap();
+        assert_eq!(spool.used(), 0);
+        assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn expiry_removes_files() {
+        let spool = spool(100, Duration::ZERO);
+        let mut incoming = spool.begin("a.bin", 1, vec![1]).await.unwrap();
+        incoming.write(b"x").await.unwrap();
+        let stored = incoming.finish(&sha(b"x")).await.unwrap();
+        assert!(
+            spool
+                .fetch(stored.url.trim_start_matches("/files/"), 1)
+                .is_none()
+        );
+        spool.sweep();
+        assert_eq!(spool.used(), 0);
+        assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+}
