@@ -31,9 +31,9 @@ cargo build --release -p core-server -p cli-client -p web-gateway
 # --- tests -------------------------------------------------------------------------------------------------
 status=0
 
-step "cargo test --workspace"
+step "cargo test --workspace --no-fail-fast (every test binary runs even if one fails)"
 cargo_status=0
-cargo test --workspace || cargo_status=$?
+cargo test --workspace --no-fail-fast || cargo_status=$?
 
 step "playwright test (e2e/)"
 e2e_status=0

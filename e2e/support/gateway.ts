@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { binaries, freePort, ServerProcess } from './system';
+import { binaries, freeFixedPort, ServerProcess } from './system';
 
 export interface Gateway {
   /** Base URL of the web pages, e.g. `http://127.0.0.1:41234`. */
@@ -58,9 +58,12 @@ export async function startGateway(name: string, external?: ExternalCore): Promi
   }
 }
 
-/** Starts `core-server` on `port` (a free one when omitted) with the given gateway token. */
+/**
+ * Starts `core-server` on `port` with the given gateway token. Without `port` it takes a free one outside the
+ * ephemeral range, so that a restart can bind the same port again.
+ */
 export async function startCore(name: string, token: string, port?: number): Promise<CoreServer> {
-  const p = port ?? (await freePort());
+  const p = port ?? (await freeFixedPort());
   const addr = `127.0.0.1:${p}`;
   const proc = new ServerProcess(name, binaries().coreServer, ['--listen', addr, '--gateway-token', token]);
   await proc.waitForPort(p);

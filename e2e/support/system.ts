@@ -48,19 +48,30 @@ export function binaries(): Binaries {
 }
 
 /**
- * A loopback port that is free right now. The kernel picks it (port 0), so two runs of the suite, or a copy of
- * Switchboard on its default ports, never collide. The port is released before the server binds it; the window
- * is tiny and a failed bind shows up as the process exiting, which `waitForPort` reports.
+ * A free loopback port OUTSIDE the kernel's ephemeral range, for a server that must come back on the same port
+ * after a restart: while it is down, outgoing connections (which take ephemeral ports) cannot grab it.
  */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+export async function freeFixedPort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: keep the usual default.
+  }
+  const from = 10_000;
+  const span = Math.max(1, low - from);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * span);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in ${from}..${low - 1} after 50 tries`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
