@@ -228,6 +228,9 @@ impl Session {
                     return None;
                 }
                 Some(Input::Line(line)) => {
+                    if let Ok(Some(Command::Quit)) = command::parse(&line) {
+                        return None;
+                    }
                     let name = line.trim();
                     if !name.is_empty() {
                         return Some(name.to_string());
