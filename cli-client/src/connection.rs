@@ -77,6 +77,7 @@ pub async fn connect(server: &str) -> Result<(Conn, ServerInfo), ConnectError> {
         }
         Ok(Ok(stream)) => stream,
     };
+    tracing::debug!(server, "connected");
     // Chat lines are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let mut conn = Framed::new(stream, ClientCodec::client());

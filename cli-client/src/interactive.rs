@@ -126,6 +126,7 @@ fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>)
             Ok(Signal::CtrlD) => {
                 if !ended {
                     ended = true;
+                    prompt.view.update(|v| v.leaving = true);
                     let _ = tx.blocking_send(Input::Eof);
                 }
             }
@@ -150,6 +151,7 @@ impl Prompt for ChatPrompt {
     fn render_prompt_left(&self) -> Cow<'_, str> {
         let view = self.view.get();
         let state = match (&view.name, view.connected) {
+            _ if view.leaving => "leaving (waiting for transfers)".to_string(),
             (None, _) => "your name".to_string(),
             (Some(name), true) => name.clone(),
             (Some(name), false) => format!("{name} (reconnecting)"),

@@ -5,7 +5,8 @@
 //! - `command`: what a typed line means (`/private`, `/sendfile`, …).
 //! - `connection`: connect, handshake, join, and the writer task (through
 //!   core-server's codec; no framing here).
-//! - `session`: life in the room: commands out, events in, reconnecting.
+//! - `session`: life in the room: commands out, events in, reconnecting;
+//!   `pace`: waits instead of hitting the server's rate limit.
 //! - `transfer_out` / `transfer_in`: files streamed from / to disk, SHA-256
 //!   checked; `safe_name`: what received files are called.
 //! - `render`: events as readable lines or JSON lines; `ui`: where they go.
@@ -17,6 +18,7 @@ mod args;
 mod command;
 mod connection;
 mod interactive;
+mod pace;
 mod render;
 mod safe_name;
 mod scripted;

@@ -67,8 +67,8 @@ pub enum Output {
         code: String,
         text: String,
     },
-    /// Answer to `/users`.
-    Users(Vec<UserInfo>),
+    /// Answer to `/users`: everyone, `me` included.
+    Users { users: Vec<UserInfo>, me: String },
     /// A refusal by the server or a local error. `code` is the protocol's
     /// error code when there is one, else a local code such as `not_an_image`.
     Error { code: String, text: String },
@@ -234,7 +234,7 @@ pub fn to_json(out: &Output) -> Value {
             }
             v
         }
-        Output::Users(users) => json!({"kind": "users", "users": users_json(users)}),
+        Output::Users { users, .. } => json!({"kind": "users", "users": users_json(users)}),
         Output::Error { code, text } => json!({"kind": "error", "code": code, "text": text}),
         Output::Connection { kind, text } => json!({"kind": kind.as_str(), "text": text}),
         Output::Info(text) => json!({"kind": "info", "text": text}),
@@ -474,8 +474,22 @@ impl TextStyle {
                     strip_controls(text)
                 )
             }
-            Output::Users(users) => {
-                format!("{} here: {}", self.time(None), self.users_list(users))
+            Output::Users { users, me } => {
+                let list = users
+                    .iter()
+                    .map(|u| {
+                        let mut entry = self.user(&u.name);
+                        if u.kind == ClientKind::Web {
+                            entry.push_str(" (web)");
+                        }
+                        if u.name.eq_ignore_ascii_case(me) {
+                            entry.push_str(" (you)");
+                        }
+                        entry
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{} here ({}): {list}", self.time(None), users.len())
             }
             Output::Error { text, .. } => format!(
                 "{} {} {}",

@@ -28,6 +28,7 @@ use tokio::{
 use crate::{
     command::{self, Command, Recipient},
     connection::{self, Conn, Joined, Outbox, Welcome},
+    pace::Pacer,
     render::{ConnectionState, Output},
     transfer_in::{Announced, Incoming},
     transfer_out::{self, Prepared, Progress},
@@ -61,6 +62,8 @@ pub struct View {
     pub connected: bool,
     /// Everyone else in the room, for Tab completion.
     pub users: Vec<String>,
+    /// The input has ended; the client leaves once its transfers are done.
+    pub leaving: bool,
 }
 
 /// A shared [`View`] plus a hook that tells the front-end to redraw.
@@ -82,7 +85,7 @@ impl ViewHandle {
         self.view.lock().expect("view lock").clone()
     }
 
-    fn update(&self, f: impl FnOnce(&mut View)) {
+    pub fn update(&self, f: impl FnOnce(&mut View)) {
         f(&mut self.view.lock().expect("view lock"));
         (self.changed)();
     }
@@ -95,6 +98,10 @@ const DEAD_AFTER: Duration = Duration::from_secs(45);
 /// At the end of input, how long to wait for delivery receipts after the
 /// last sign of progress before giving up on them.
 const RECEIPT_PATIENCE: Duration = Duration::from_secs(30);
+/// The nonce of the ping sent before leaving at the end of input.
+const DRAIN_NONCE: u64 = 0x5157_0bad;
+/// How long to wait for its pong.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// First and longest pause between reconnection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -143,6 +150,7 @@ pub async fn run(
                 match session.in_room(conn, limits, welcome, reconnect).await {
                     Ended::Quit => return Ok(()),
                     Ended::Lost(reason) => {
+                        tracing::info!(%reason, "connection lost");
                         session.view.update(|v| v.connected = false);
                         session.ui.emit(Output::Connection {
                             kind: ConnectionState::Disconnected,
@@ -155,6 +163,7 @@ pub async fn run(
             Err(Setback::Quit) => return Ok(()),
             Err(Setback::Retry(reason)) => {
                 failures += 1;
+                tracing::debug!(%reason, failures, "reconnect attempt failed");
                 let limit = session.opts.reconnect_attempts;
                 if limit != 0 && failures >= limit {
                     anyhow::bail!("gave up reconnecting after {failures} attempts: {reason}");
@@ -316,6 +325,7 @@ impl Session {
         welcome: Welcome,
         reconnect: bool,
     ) -> Ended {
+        tracing::info!(name = %welcome.name, users = welcome.users.len(), history = welcome.history.len(), "joined");
         let (sink, mut stream) = conn.split();
         let (outbox, mut writer) = connection::spawn_writer(sink);
         let (progress_tx, mut progress_rx) = mpsc::channel(64);
@@ -325,6 +335,7 @@ impl Session {
             view: self.view.clone(),
             download_dir: self.opts.download_dir.clone(),
             me: me.clone(),
+            pacer: Pacer::new(&limits),
             limits,
             users: BTreeMap::new(),
             outbox,
@@ -333,6 +344,7 @@ impl Session {
             ignored: HashSet::new(),
             outgoing: HashMap::new(),
             last_receipt: Instant::now(),
+            drained: false,
         };
         room.set_users(&welcome.users);
         self.view.update(|v| {
@@ -356,9 +368,23 @@ impl Session {
         let mut ticker = interval(Duration::from_secs(1));
         let mut last_heard = Instant::now();
         let mut pinged = false;
+        let mut drain_deadline = None;
         let ended = loop {
             if self.eof && room.outgoing.is_empty() {
-                break Ended::Quit;
+                // Before leaving, a ping: the server answers in order, so its
+                // pong comes after every reply to what we sent (echoes,
+                // errors, the user list), which scripts then get to see.
+                match drain_deadline {
+                    None => {
+                        room.send_paced(ClientMsg::Ping { nonce: DRAIN_NONCE })
+                            .await;
+                        drain_deadline = Some(Instant::now() + DRAIN_PATIENCE);
+                    }
+                    Some(deadline) if room.drained || Instant::now() >= deadline => {
+                        break Ended::Quit;
+                    }
+                    Some(_) => {}
+                }
             }
             tokio::select! {
                 // A transfer task reports its SHA-256 before it queues the
@@ -461,6 +487,8 @@ struct Room {
     download_dir: PathBuf,
     me: String,
     limits: Limits,
+    /// Keeps what the user sends within the server's rate limit.
+    pacer: Pacer,
     /// Everyone else, by lower-case name (names are unique ignoring case).
     users: BTreeMap<String, UserInfo>,
     outbox: Outbox,
@@ -472,9 +500,17 @@ struct Room {
     outgoing: HashMap<u32, Outgoing>,
     /// Last delivery receipt or transfer progress (see `RECEIPT_PATIENCE`).
     last_receipt: Instant,
+    /// The pong to our leaving ping came: every reply before it is in.
+    drained: bool,
 }
 
 impl Room {
+    /// Sends something the user asked for, paced to the rate limit.
+    async fn send_paced(&mut self, msg: ClientMsg) {
+        self.pacer.wait().await;
+        self.send(msg).await;
+    }
+
     async fn send(&self, msg: ClientMsg) {
         // If the writer is gone the connection is lost; the main loop notices.
         let _ = self.outbox.control.send(Frame::new(msg)).await;
@@ -510,15 +546,15 @@ impl Room {
         match command {
             Command::Say(text) => {
                 if self.text_fits(&text) {
-                    self.send(ClientMsg::Say { text }).await;
+                    self.send_paced(ClientMsg::Say { text }).await;
                 }
             }
             Command::Private { to, text } => {
                 if self.text_fits(&text) {
-                    self.send(ClientMsg::Private { to, text }).await;
+                    self.send_paced(ClientMsg::Private { to, text }).await;
                 }
             }
-            Command::Users => self.send(ClientMsg::Users).await,
+            Command::Users => self.send_paced(ClientMsg::Users).await,
             Command::Help => self.ui.emit(Output::Info(command::help())),
             Command::Quit => {}
             Command::SendFile { to, path, kind } => {
@@ -798,12 +834,20 @@ impl Room {
             }
             ServerMsg::Users { users } => {
                 self.set_users(&users);
-                self.ui.emit(Output::Users(users));
+                self.ui.emit(Output::Users {
+                    users,
+                    me: self.me.clone(),
+                });
             }
             ServerMsg::Error { code, message } => self.error(&code_str(code), message),
             ServerMsg::Ping { nonce } => self.send(ClientMsg::Pong { nonce }).await,
             ServerMsg::Bye { message, .. } => return Some(format!("the server said: {message}")),
-            ServerMsg::Pong { .. } | ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {}
+            ServerMsg::Pong { nonce } => {
+                if nonce == DRAIN_NONCE {
+                    self.drained = true;
+                }
+            }
+            ServerMsg::Hello { .. } | ServerMsg::Welcome { .. } => {}
         }
         None
     }

@@ -123,7 +123,9 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .layer(header(header::CONTENT_SECURITY_POLICY, PAGE_CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        // Not `no-referrer`: with it browsers send `Origin: null` on form
+        // posts, and the Origin check would refuse our own forms.
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -377,7 +377,10 @@ async fn without_a_name_the_first_line_is_the_name() {
         .arg("--json");
     let mut child = cmd.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"dave\nhello from dave\n").await.unwrap();
+    stdin
+        .write_all(b"dave\n/users\nhello from dave\n")
+        .await
+        .unwrap();
     drop(stdin);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
@@ -396,11 +399,12 @@ async fn without_a_name_the_first_line_is_the_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_one_clear_line_and_a_failure() {
-    // A port that was just free: nothing listens there.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    // A port that was just free: nothing listens there. (Outside the
+    // ephemeral range, so the client cannot happen to connect to itself.)
+    let addr = util::bind_outside_ephemeral_range()
+        .await
+        .local_addr()
+        .unwrap();
     for json in [false, true] {
         let mut cmd = switchboard();
         cmd.arg("--server")
@@ -491,7 +495,7 @@ async fn history_from_before_joining_is_marked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_reported_and_the_client_comes_back_under_its_name() {
-    let server = Server::start().await;
+    let server = Server::start_restartable().await;
     let addr = server.addr;
     let mut alice = Client::join(&server, "alice").await;
     server.stop().await;
@@ -612,4 +616,21 @@ async fn limits_are_checked_before_sending() {
     alice.send("marker").await;
     bob.expect_message("alice", "marker").await;
     assert!(!bob.has_seen(|v| v["text"].as_str().is_some_and(|t| t.starts_with("xxx"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_block_of_lines_is_paced_not_dropped() {
+    let server = Server::start().await;
+    let mut bob = Client::join(&server, "bob").await;
+    let mut alice = Client::join(&server, "alice").await;
+    // More than the server's burst (40) at once.
+    let lines: Vec<String> = (0..60).map(|i| format!("line {i}")).collect();
+    alice.send(&lines.join("\n")).await;
+    for line in &lines {
+        bob.expect_message("alice", line).await;
+    }
+    let (status, rest, stderr) = alice.finish().await;
+    assert!(status.success(), "{stderr}");
+    assert!(!rest.iter().any(|v| v["kind"] == "error"), "{rest:#?}");
+    assert!(!stderr.contains("rate"), "{stderr}");
 }

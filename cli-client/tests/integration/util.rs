@@ -41,8 +41,18 @@ impl Server {
         Self::start_on("127.0.0.1:0").await
     }
 
+    /// A server on a port outside the kernel's ephemeral range (so that,
+    /// once stopped, no outgoing connection can take its port, nor a client
+    /// dialling it connect to itself), to restart on the same address.
+    pub async fn start_restartable() -> Server {
+        Self::serve(bind_outside_ephemeral_range().await)
+    }
+
     pub async fn start_on(addr: &str) -> Server {
-        let listener = TcpListener::bind(addr).await.expect("bind");
+        Self::serve(TcpListener::bind(addr).await.expect("bind"))
+    }
+
+    fn serve(listener: TcpListener) -> Server {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let config = core_server::Config::default();
@@ -74,6 +84,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// A listener on 127.0.0.1 with a port below the kernel's ephemeral range.
+pub async fn bind_outside_ephemeral_range() -> TcpListener {
+    let seed = std::process::id() as u64
+        ^ u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+        );
+    for i in 0..200u64 {
+        let port = 20_000 + (seed.wrapping_add(i * 7919) % 10_000) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return listener;
+        }
+    }
+    panic!("no free port in 20000..30000");
 }
 
 /// A `switchboard --json` process.

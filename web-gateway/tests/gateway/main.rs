@@ -501,6 +501,9 @@ async fn the_join_page_shows_name_errors() {
         "{csp}"
     );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    // `no-referrer` would make browsers send `Origin: null` on our own form
+    // posts, which the Origin check refuses.
+    assert_eq!(page.header("referrer-policy"), Some("same-origin"));
 
     let check = |resp: Resp, status: StatusCode, words: &str| {
         assert_eq!(resp.status, status, "{}", resp.text());
