@@ -56,6 +56,8 @@ impl Editor {
 /// Starts the line editor on its own thread. Typed lines arrive on the
 /// returned receiver; the `Ui` prints above the prompt.
 pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, Editor)> {
+    let (tx, rx) = mpsc::channel(64);
+    quit_on_signals(tx.clone());
     let printer = ExternalPrinter::new(PRINTER_QUEUE);
     let printer_tx = printer.sender();
     let mut editor = Reedline::create()
@@ -103,11 +105,28 @@ pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, 
         view: view.clone(),
         bars: bars_term,
     };
-    let (tx, rx) = mpsc::channel(64);
     let thread = thread::Builder::new()
         .name("line-editor".into())
         .spawn(move || edit_lines(editor, prompt, tx))?;
     Ok((ui, view, rx, Editor { thread, stop }))
+}
+
+/// SIGTERM or SIGHUP (the terminal closed) leave like `/quit`, so the
+/// editor gets to restore the terminal instead of leaving it in raw mode.
+/// (Ctrl-C is a key in raw mode: it clears the line.)
+fn quit_on_signals(tx: mpsc::Sender<Input>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    for kind in [SignalKind::terminate(), SignalKind::hangup()] {
+        let Ok(mut signals) = signal(kind) else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if signals.recv().await.is_some() {
+                let _ = tx.send(Input::Line("/quit".into())).await;
+            }
+        });
+    }
 }
 
 fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>) {

@@ -5,7 +5,9 @@
 //! - `command`: what a typed line means (`/private`, `/sendfile`, …).
 //! - `connection`: connect, handshake, join, and the writer task (through
 //!   core-server's codec; no framing here).
-//! - `session`: life in the room: commands out, events in, reconnecting;
+//! - `session`: the connect / join / reconnect loop and the connected loop;
+//!   `room`: the state of one connected period and what commands and server
+//!   frames do to it;
 //!   `pace`: waits instead of hitting the server's rate limit.
 //! - `transfer_out` / `transfer_in`: files streamed from / to disk, SHA-256
 //!   checked; `safe_name`: what received files are called.
@@ -20,6 +22,7 @@ mod connection;
 mod interactive;
 mod pace;
 mod render;
+mod room;
 mod safe_name;
 mod scripted;
 mod session;

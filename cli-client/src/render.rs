@@ -52,6 +52,8 @@ pub enum Output {
     /// A file we sent reached one recipient whole.
     FileSent {
         to: String,
+        /// The base name recipients saw.
+        name: String,
         path: PathBuf,
         size: u64,
         sha256: String,
@@ -206,12 +208,13 @@ pub fn to_json(out: &Output) -> Value {
         }),
         Output::FileSent {
             to,
+            name,
             path,
             size,
             sha256,
             kind,
         } => json!({
-            "kind": "file_sent", "to": to, "path": path, "size": size, "sha256": sha256,
+            "kind": "file_sent", "to": to, "name": name, "path": path, "size": size, "sha256": sha256,
             "file_kind": kind_str(*kind),
         }),
         Output::FileFailed {

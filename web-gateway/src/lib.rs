@@ -57,6 +57,8 @@ use crate::{
 /// script or style), WebSocket and fetch only to ourselves.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// How long the binary waits for the core link before announcing itself.
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
 /// Largest body of the small forms (join, leave).
 const FORM_LIMIT: usize = 16 * 1024;
 
@@ -186,6 +188,15 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let state = start(args, link, &shutdown)?;
+    serve_state(listener, state, shutdown).await
+}
+
+/// Serves an already started [`AppState`] until `shutdown`.
+async fn serve_state(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -226,17 +237,23 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", args.http))?;
     let http = listener.local_addr()?;
-    println!("Switchboard is running.");
-    println!("  Browsers:        open http://{http}/");
-    println!("  Terminal users:  cargo run -p cli-client -- --server {core_addr} --name YOUR_NAME");
     let link = LinkConfig {
-        addr: core_addr,
+        addr: core_addr.clone(),
         token,
         backoff_min: Duration::from_millis(args.reconnect_min_ms),
         backoff_max: Duration::from_millis(args.reconnect_max_ms.max(args.reconnect_min_ms)),
         ping_every: Duration::from_secs(args.core_ping_secs.max(1)),
     };
-    let result = serve(listener, args, link, shutdown.clone()).await;
+    let state = start(args, link, &shutdown)?;
+    // Say "running" once browsers can join (an unreachable remote core is
+    // reported, and retried in the background).
+    if !state.link.wait_up(STARTUP_WAIT).await {
+        tracing::warn!(core = %core_addr, "the core is not reachable yet; retrying in the background");
+    }
+    println!("Switchboard is running.");
+    println!("  Browsers:        open http://{http}/");
+    println!("  Terminal users:  cargo run -p cli-client -- --server {core_addr} --name YOUR_NAME");
+    let result = serve_state(listener, state, shutdown.clone()).await;
     shutdown.cancel();
     if let Some(task) = core_task {
         let _ = task.await;

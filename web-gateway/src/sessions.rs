@@ -897,6 +897,28 @@ mod tests {
     }
 
     #[test]
+    fn a_broadcast_is_serialised_once_and_shared() {
+        let hub = hub(8);
+        let one = joined(&hub, "one");
+        let two = joined(&hub, "two");
+        let (_, mut rx1) = hub.attach_socket(one, 0, (1, 1)).unwrap();
+        let (_, mut rx2) = hub.attach_socket(two, 0, (1, 1)).unwrap();
+        let (_, mut rx3) = hub.attach_socket(two, 0, (1, 1)).unwrap();
+        drain(&mut rx1);
+        drain(&mut rx2);
+        drain(&mut rx3);
+        hub.on_room_event(&message(1, "shared"));
+        let (a, b, c) = (
+            rx1.try_recv().unwrap(),
+            rx2.try_recv().unwrap(),
+            rx3.try_recv().unwrap(),
+        );
+        // The same bytes in memory, not three copies.
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
+        assert_eq!(a.as_str().as_ptr(), c.as_str().as_ptr());
+    }
+
+    #[test]
     fn replay_and_dedup() {
         let hub = hub(64);
         let id = joined(&hub, "web");

@@ -336,6 +336,10 @@ impl Incoming {
         entry.complete = true;
         entry.created = Instant::now();
         self.done = true;
+        if entry.grants.is_empty() {
+            // Everyone it was for left while it arrived.
+            remove_entry(&mut st, &self.token);
+        }
         Ok(Stored {
             url: format!("/files/{}", self.token),
             mime,
@@ -407,6 +411,18 @@ mod tests {
         assert_eq!(spool.used(), 0);
         let incoming = spool.begin("a.html", 4, vec![1]).await.unwrap();
         drop(incoming);
+        assert_eq!(spool.used(), 0);
+        assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_file_whose_recipients_left_is_not_kept() {
+        let spool = spool(100, Duration::from_secs(60));
+        let mut incoming = spool.begin("a.bin", 1, vec![1, 2]).await.unwrap();
+        spool.forget_session(1);
+        spool.forget_session(2);
+        incoming.write(b"x").await.unwrap();
+        incoming.finish(&sha(b"x")).await.unwrap();
         assert_eq!(spool.used(), 0);
         assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
     }

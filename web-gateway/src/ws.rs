@@ -39,6 +39,13 @@ const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// Messages written to a socket before a flush.
 const WRITE_BATCH: usize = 64;
+/// A write that cannot complete for this long means the browser stopped
+/// reading (its TCP window is shut): the socket is dropped, so a stuck browser
+/// holds neither a task nor its buffers for long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+/// A browser we have heard nothing from (not even a pong) for this long is
+/// gone without closing: the socket is dropped.
+const SILENCE_TIMEOUT: Duration = Duration::from_secs(75);
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -93,23 +100,28 @@ async fn serve(socket: WebSocket, state: AppState, session: SessionInfo, since: 
                         }))).await;
                         return;
                     };
-                    if sink.feed(Message::Text(text)).await.is_err() {
-                        return;
-                    }
-                    let mut n = 1;
-                    while n < WRITE_BATCH {
-                        let Ok(text) = queue.try_recv() else { break };
-                        if sink.feed(Message::Text(text)).await.is_err() {
+                    let write = async {
+                        sink.feed(Message::Text(text)).await?;
+                        let mut n = 1;
+                        while n < WRITE_BATCH {
+                            let Ok(text) = queue.try_recv() else { break };
+                            sink.feed(Message::Text(text)).await?;
+                            n += 1;
+                        }
+                        sink.flush().await
+                    };
+                    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            tracing::info!("browser stopped reading: dropping its socket");
                             return;
                         }
-                        n += 1;
-                    }
-                    if sink.flush().await.is_err() {
-                        return;
                     }
                 }
                 _ = ping.tick() => {
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    let ping = sink.send(Message::Ping(Default::default()));
+                    if !matches!(tokio::time::timeout(WRITE_TIMEOUT, ping).await, Ok(Ok(()))) {
                         return;
                     }
                 }
@@ -122,7 +134,7 @@ async fn serve(socket: WebSocket, state: AppState, session: SessionInfo, since: 
     let mut recv_task = tokio::spawn(async move {
         let config = &recv_state.config;
         let mut bucket = TokenBucket::new(config.ws_rate, config.ws_burst);
-        while let Some(Ok(msg)) = stream.next().await {
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(SILENCE_TIMEOUT, stream.next()).await {
             match msg {
                 Message::Text(text) => {
                     if !bucket.take() {

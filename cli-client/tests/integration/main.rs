@@ -135,8 +135,12 @@ async fn a_file_to_one_user_arrives_intact_and_the_sender_waits_for_it() {
         .iter()
         .find(|v| v["kind"] == "file_sent")
         .unwrap_or_else(|| panic!("a file_sent line: {rest:#?}"));
-    assert_eq!(sent["to"], "bob");
+    assert_eq!(
+        (&sent["to"], &sent["name"]),
+        (&"bob".into(), &"data.bin".into())
+    );
     assert_eq!(sent["sha256"], sha256_hex(&data));
+    assert_eq!(sent["path"], path.to_str().unwrap());
 
     let received = bob.expect(|v| v["kind"] == "file_received").await;
     assert_eq!(
