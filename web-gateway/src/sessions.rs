@@ -110,9 +110,13 @@ enum Phase {
 }
 
 struct Session {
+    /// The user's name in the room (also used to re-attach it).
     name: String,
+    /// The session cookie's value (to unregister it from `by_cookie`).
     cookie: String,
+    /// The token forms must echo back.
     csrf: String,
+    /// Where it stands with the core.
     phase: Phase,
     /// Largest core seq this session has seen: re-attaching asks the core for
     /// what came after it, and anything not newer is a duplicate.
