@@ -252,11 +252,14 @@ impl Connection {
             return self.before_hello(session, msg);
         }
         if !self.gateway && session != LINK_SESSION {
-            self.error(
-                session,
-                ErrorCode::Unauthorized,
-                "session ids are only for gateway links",
-            );
+            // Counted, so a flood of these cannot buy unlimited replies.
+            if self.link_bucket.try_take() {
+                self.error(
+                    session,
+                    ErrorCode::Unauthorized,
+                    "session ids are only for gateway links",
+                );
+            }
             return Flow::Continue;
         }
         if self.gateway && session == LINK_SESSION {

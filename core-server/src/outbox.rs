@@ -75,8 +75,10 @@ pub struct Outbox {
 /// The receiving half, owned by the writer task.
 #[derive(Debug)]
 pub struct Queues {
-    chat: mpsc::Receiver<ChatItem>,
-    chunks: mpsc::Receiver<ChunkItem>,
+    /// Chat and control frames, drained first.
+    pub(crate) chat: mpsc::Receiver<ChatItem>,
+    /// File chunks and ends, drained when chat is empty.
+    pub(crate) chunks: mpsc::Receiver<ChunkItem>,
 }
 
 /// Creates a connection's queues with the given bounds (in frames); the chat
