@@ -48,8 +48,22 @@ impl Server {
         Self::serve(bind_outside_ephemeral_range().await)
     }
 
+    /// A server on `addr` again, after [`Server::stop`]. Binding is retried:
+    /// on a busy machine the port has been seen to stay unavailable for a
+    /// moment after the old server closed everything (this waits on the
+    /// kernel, not on the code under test).
     pub async fn start_on(addr: &str) -> Server {
-        Self::serve(TcpListener::bind(addr).await.expect("bind"))
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return Self::serve(listener),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("binding {addr} again failed ({e}); retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        }
     }
 
     fn serve(listener: TcpListener) -> Server {
