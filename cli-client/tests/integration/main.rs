@@ -638,3 +638,29 @@ async fn a_pasted_block_of_lines_is_paced_not_dropped() {
     assert!(!rest.iter().any(|v| v["kind"] == "error"), "{rest:#?}");
     assert!(!stderr.contains("rate"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_mode_in_a_terminal_chats_and_leaves_cleanly() {
+    let server = Server::start().await;
+    let mut bob = Client::join(&server, "bob").await;
+    let mut alice = util::PtyClient::join(&server, "alice").await;
+    bob.expect(|v| v["kind"] == "joined" && v["from"] == "alice")
+        .await;
+
+    bob.send("hello \u{1b}]0;pwned\u{7}alice").await;
+    alice.expect("<bob> hello alice").await;
+    // The title-setting sequence never reached the terminal.
+    assert!(!alice.raw().contains("pwned"), "{:?}", alice.raw());
+    alice.type_keys("hi bob\r").await;
+    bob.expect_message("alice", "hi bob").await;
+    alice.type_keys("/w bob psst\r").await;
+    bob.expect(|v| v["kind"] == "private" && v["text"] == "psst")
+        .await;
+    alice.type_keys("/nonsense\r").await;
+    alice.expect("unknown command /nonsense").await;
+
+    let status = alice.leave().await;
+    assert!(status.success(), "{status:?}");
+    bob.expect(|v| v["kind"] == "left" && v["from"] == "alice")
+        .await;
+}
