@@ -357,9 +357,6 @@ impl Client {
                 } if t == transfer => return Err(code),
                 other => panic!("unexpected during a transfer: {other:?}"),
             }
-            if std::env::var("DEBUG_FRAMES").is_ok() {
-                eprintln!("got {} bytes so far", bytes.len());
-            }
         }
     }
 }
