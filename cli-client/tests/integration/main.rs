@@ -658,6 +658,26 @@ async fn interactive_mode_in_a_terminal_chats_and_leaves_cleanly() {
         .await;
     alice.type_keys("/nonsense\r").await;
     alice.expect("unknown command /nonsense").await;
+    // Tab completes the command and the user name.
+    alice.type_keys("/pri\t").await;
+    alice.expect("/private").await;
+    alice.type_keys("b\t").await;
+    alice.expect("/private bob").await;
+    alice.type_keys("completed\r").await;
+    bob.expect(|v| v["kind"] == "private" && v["text"] == "completed")
+        .await;
+
+    // A file arrives with a progress bar and is saved.
+    let src = tempfile::tempdir().unwrap();
+    let data = sample_bytes(2 * 1024 * 1024);
+    let path = write_file(src.path(), "big.bin", &data);
+    bob.send(&format!("/sendfile alice {}", path.display()))
+        .await;
+    alice.expect("saved to").await;
+    bob.expect(|v| v["kind"] == "file_sent" && v["to"] == "alice")
+        .await;
+    let saved = alice.downloads().join("big.bin");
+    assert_eq!(std::fs::read(&saved).unwrap(), data);
 
     let status = alice.leave().await;
     assert!(status.success(), "{status:?}");

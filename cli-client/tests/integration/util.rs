@@ -405,6 +405,11 @@ impl PtyClient {
         pty
     }
 
+    /// Where this client saves received files.
+    pub fn downloads(&self) -> PathBuf {
+        self._root.path().join("downloads")
+    }
+
     /// Everything drawn so far, escape sequences included.
     pub fn raw(&self) -> String {
         self.screen.lock().unwrap().clone()
