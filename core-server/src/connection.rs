@@ -119,7 +119,14 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let codec = ServerCodec::new(conn.config.max_frame as usize);
     let mut frames = FramedRead::with_capacity(reader, codec, 1024);
     let bye = conn.read_loop(&mut frames, &shutdown).await;
-    debug!(?peer, ?bye, "connection ending");
+    let names: Vec<&str> = conn.sessions.values().map(|s| s.name.as_str()).collect();
+    match conn.outbox.kill_reason() {
+        Some(code) => info!(?peer, ?names, ?code, "dropping connection"),
+        None if bye.is_some_and(|c| c != ErrorCode::ShuttingDown) => {
+            info!(?peer, ?names, code = ?bye, "closing connection")
+        }
+        None => debug!(?peer, ?names, ?bye, "connection ending"),
+    }
     stop.cancel();
     conn.finish(shutdown.is_cancelled());
     if let Some(code) = bye {
@@ -245,11 +252,14 @@ impl Connection {
             return self.before_hello(session, msg);
         }
         if !self.gateway && session != LINK_SESSION {
-            self.error(
-                session,
-                ErrorCode::Unauthorized,
-                "session ids are only for gateway links",
-            );
+            // Counted, so a flood of these cannot buy unlimited replies.
+            if self.link_bucket.try_take() {
+                self.error(
+                    session,
+                    ErrorCode::Unauthorized,
+                    "session ids are only for gateway links",
+                );
+            }
             return Flow::Continue;
         }
         if self.gateway && session == LINK_SESSION {

@@ -47,8 +47,9 @@ pub struct ChunkItem {
     /// Which transfer this belongs to (to skip it after an abort).
     pub transfer: u64,
     pub frame: Encoded,
-    /// Set on a `file_end`: tells the sender once the end is written.
-    pub delivery: Option<Delivery>,
+    /// Set on a `file_end`: tells the sender once the end is written. Boxed
+    /// to keep queue slots small (the queue allocates slots in blocks).
+    pub delivery: Option<Box<Delivery>>,
 }
 
 /// The sending half of a connection's queues: a cheap clone that the room, and
@@ -74,8 +75,10 @@ pub struct Outbox {
 /// The receiving half, owned by the writer task.
 #[derive(Debug)]
 pub struct Queues {
-    chat: mpsc::Receiver<ChatItem>,
-    chunks: mpsc::Receiver<ChunkItem>,
+    /// Chat and control frames, drained first.
+    pub(crate) chat: mpsc::Receiver<ChatItem>,
+    /// File chunks and ends, drained when chat is empty.
+    pub(crate) chunks: mpsc::Receiver<ChunkItem>,
 }
 
 /// Creates a connection's queues with the given bounds (in frames); the chat
@@ -157,6 +160,11 @@ impl Outbox {
         self.kill.cancel();
     }
 
+    /// Why the connection was killed, if it was and the peer is told.
+    pub fn kill_reason(&self) -> Option<ErrorCode> {
+        self.kill_reason.get().copied()
+    }
+
     /// Resolves when the connection has been killed.
     pub async fn killed(&self) {
         self.kill.cancelled().await
@@ -219,7 +227,7 @@ pub async fn write_loop(
                         out.put(&item.frame).await?;
                         if let Some(delivery) = item.delivery {
                             out.flush().await?;
-                            delivery.written();
+                            (*delivery).written();
                         }
                     }
                 }

@@ -408,3 +408,40 @@ fn no_such_user(name: &str) -> Refusal {
         format!("'{name}' is not in the room"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::{self, ChatItem};
+
+    fn frame_of(item: ChatItem) -> bytes::Bytes {
+        match item {
+            ChatItem::Frame(f) => f.0,
+            ChatItem::Abort { frame, .. } => frame.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_is_encoded_once_and_shared_by_every_recipient() {
+        let room = Room::new(10);
+        let mut queues = Vec::new();
+        for name in ["alice", "bob", "carol"] {
+            let (outbox, q) = outbox::channel(16, 16, 4);
+            let link = room.add_link(outbox);
+            room.join(link, 0, ClientKind::Terminal, name, None)
+                .unwrap();
+            queues.push(q);
+        }
+        // Drain welcomes and join announcements.
+        for q in &mut queues {
+            while q.chat.try_recv().is_ok() {}
+        }
+        room.say("alice", "hello");
+        let frames: Vec<bytes::Bytes> = queues
+            .iter_mut()
+            .map(|q| frame_of(q.chat.try_recv().expect("a frame")))
+            .collect();
+        // The same bytes, not equal copies: one allocation for the room.
+        assert!(frames.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr()));
+    }
+}

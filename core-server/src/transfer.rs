@@ -235,13 +235,13 @@ impl Transfer {
             ctx,
             |session| encode(session, &msg, &[]),
             |copy| {
-                Some(Delivery {
+                Some(Box::new(Delivery {
                     sender: sender.clone(),
                     session: ctx.session,
                     id,
                     names: copy.names.clone(),
                     done: false,
-                })
+                }))
             },
         )
         .await;
@@ -264,7 +264,7 @@ impl Transfer {
         &mut self,
         ctx: &Ctx<'_>,
         frame_for: impl Fn(SessionId) -> Encoded,
-        delivery_for: impl Fn(&RecipientCopy) -> Option<Delivery>,
+        delivery_for: impl Fn(&RecipientCopy) -> Option<Box<Delivery>>,
     ) {
         let deadline = Instant::now() + ctx.stall_timeout;
         // Encode once per session id: a room-wide chunk (session 0) once for all.

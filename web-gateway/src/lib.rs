@@ -65,9 +65,13 @@ const FORM_LIMIT: usize = 16 * 1024;
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// Sessions and the fan-out to browser sockets.
     pub hub: Hub,
+    /// The one connection to the core.
     pub link: Link,
+    /// Files received by browser users.
     pub spool: Spool,
+    /// The command line, for the limits handlers check.
     pub config: Arc<Args>,
     /// Uploads being processed at once (each holds a temporary file).
     pub upload_slots: Arc<Semaphore>,

@@ -78,6 +78,7 @@ pub enum LinkError {
 /// A frame for the core. With a generation, it is only sent on that connection.
 #[derive(Debug)]
 struct Outgoing {
+    /// The connection this frame was made for; `None`: whichever is up.
     generation: Option<u64>,
     frame: Frame<ClientMsg>,
 }
@@ -96,8 +97,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Handle to the link task. Cheap to clone.
 #[derive(Clone)]
 pub struct Link {
+    /// Joins, messages, offers, pongs: written before any chunk.
     control: mpsc::Sender<Outgoing>,
+    /// File chunks and `file_end`s of uploads; bounded small, so uploads wait.
     chunks: mpsc::Sender<Outgoing>,
+    /// Up (with the generation and the core's limits) or down.
     status: watch::Receiver<LinkStatus>,
 }
 
@@ -213,12 +217,17 @@ type CoreConnection = Framed<TcpStream, ClientCodec>;
 
 struct LinkTask {
     config: LinkConfig,
+    /// Where events for browsers go.
     hub: Hub,
+    /// Where incoming files go.
     spool: Spool,
     /// For the reader's own frames (pongs, pings, quits for unknown sessions).
     link: Link,
+    /// The queues' receiving ends outlive connections: what is queued while
+    /// the link is down goes out on the next one (unless bound to a generation).
     control_rx: mpsc::Receiver<Outgoing>,
     chunks_rx: mpsc::Receiver<Outgoing>,
+    /// Tells handlers whether the link is up.
     status_tx: watch::Sender<LinkStatus>,
     shutdown: CancellationToken,
 }
@@ -243,7 +252,9 @@ enum ConnError {
 
 /// What the hello told us.
 struct Welcome {
+    /// Changes when the core restarts: its seqs started again.
     instance: String,
+    /// The core's limits, for uploads and the page.
     limits: Limits,
 }
 
@@ -446,12 +457,9 @@ async fn route(
         ServerMsg::Ping { nonce } => reply(ClientMsg::Pong { nonce }),
         ServerMsg::Pong { .. } | ServerMsg::Hello { .. } => {}
         ServerMsg::Event(ev) => {
-            if let EventBody::File { .. } = &ev.event {
+            if let EventBody::File { from, .. } = &ev.event {
                 let grants = if session == LINK_SESSION {
                     // A room-wide file is not for its sender.
-                    let EventBody::File { from, .. } = &ev.event else {
-                        unreachable!()
-                    };
                     hub.attached_sessions_except(from)
                 } else {
                     vec![session]

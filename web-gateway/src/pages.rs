@@ -42,7 +42,13 @@ struct ChatPage<'a> {
 }
 
 fn render(page: impl Template, status: StatusCode) -> Result<Response, AppError> {
-    Ok((status, Html(page.render()?)).into_response())
+    // Pages carry the CSRF token and the user's name: never cached.
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(page.render()?),
+    )
+        .into_response())
 }
 
 fn join_error(name: &str, error: &str, status: StatusCode) -> Result<Response, AppError> {
@@ -90,13 +96,13 @@ pub async fn join(
     if let Err(e) = validate_name(name) {
         return join_error(name, &e.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    if state.link.up().is_none() {
+    let Some((generation, _)) = state.link.up() else {
         return join_error(
             name,
             "The chat server cannot be reached right now (the gateway is reconnecting). Try again in a moment.",
             StatusCode::SERVICE_UNAVAILABLE,
         );
-    }
+    };
     let pending = match state.hub.begin_join(name) {
         Ok(pending) => pending,
         Err(e) => return join_error(name, &e.to_string(), StatusCode::SERVICE_UNAVAILABLE),
@@ -106,7 +112,9 @@ pub async fn join(
         name: name.to_string(),
         since: None,
     };
-    if let Err(e) = state.link.send(id, join) {
+    // Bound to this connection: if it drops first, the join fails here and is
+    // not replayed on the next one for a session that no longer exists.
+    if let Err(e) = state.link.send_on(generation, id, join).await {
         state.hub.end_session(id, "join failed");
         return join_error(name, &e.to_string(), StatusCode::SERVICE_UNAVAILABLE);
     }

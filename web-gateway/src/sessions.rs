@@ -110,9 +110,13 @@ enum Phase {
 }
 
 struct Session {
+    /// The user's name in the room (also used to re-attach it).
     name: String,
+    /// The session cookie's value (to unregister it from `by_cookie`).
     cookie: String,
+    /// The token forms must echo back.
     csrf: String,
+    /// Where it stands with the core.
     phase: Phase,
     /// Largest core seq this session has seen: re-attaching asks the core for
     /// what came after it, and anything not newer is a duplicate.
@@ -894,6 +898,28 @@ mod tests {
         hub.on_room_event(&message(21, "after"));
         assert!(drain(&mut fast_rx)[0].contains("after"));
         assert!(drain(&mut slow_rx).is_empty());
+    }
+
+    #[test]
+    fn a_broadcast_is_serialised_once_and_shared() {
+        let hub = hub(8);
+        let one = joined(&hub, "one");
+        let two = joined(&hub, "two");
+        let (_, mut rx1) = hub.attach_socket(one, 0, (1, 1)).unwrap();
+        let (_, mut rx2) = hub.attach_socket(two, 0, (1, 1)).unwrap();
+        let (_, mut rx3) = hub.attach_socket(two, 0, (1, 1)).unwrap();
+        drain(&mut rx1);
+        drain(&mut rx2);
+        drain(&mut rx3);
+        hub.on_room_event(&message(1, "shared"));
+        let (a, b, c) = (
+            rx1.try_recv().unwrap(),
+            rx2.try_recv().unwrap(),
+            rx3.try_recv().unwrap(),
+        );
+        // The same bytes in memory, not three copies.
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
+        assert_eq!(a.as_str().as_ptr(), c.as_str().as_ptr());
     }
 
     #[test]

@@ -277,15 +277,22 @@ fn remove_stale(dir: &Path) -> io::Result<()> {
 /// A file being received. Dropped before [`Incoming::finish`] succeeds, it
 /// removes the partial file and frees its reservation.
 pub struct Incoming {
+    /// To publish or clean up the entry.
     spool: Spool,
+    /// The entry's key and file name (the URL's secret).
     token: String,
+    /// Open while bytes arrive; closed before the file is published.
     file: Option<tokio::fs::File>,
+    /// SHA-256 of what arrived, checked at the end.
     hasher: Sha256,
     written: u64,
+    /// The announced size: more is an error, less at the end too.
     expected: u64,
     /// The first bytes, to decide whether this is an image.
     head: Vec<u8>,
+    /// The sender's name for it (guessing a MIME type for non-images).
     name: String,
+    /// Published: dropping must not remove it.
     done: bool,
 }
 

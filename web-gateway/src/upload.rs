@@ -85,10 +85,14 @@ impl Drop for TempUpload {
 
 /// The file part, on disk.
 struct Received {
+    /// The bytes, on disk (removed when this is dropped).
     temp: TempUpload,
+    /// The browser's file name, made tidy.
     name: String,
     size: u64,
+    /// Lower-case hex, as `file_offer` wants it.
     sha256: String,
+    /// `image` when the first bytes are png/jpeg/gif/webp.
     kind: FileKind,
 }
 

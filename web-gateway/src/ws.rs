@@ -192,9 +192,13 @@ fn handle(state: &AppState, session: &SessionInfo, text: &str) {
 
 /// Per-socket rate limit: `burst` messages at once, `rate` per second after.
 struct TokenBucket {
+    /// Messages that may be sent now.
     tokens: f64,
+    /// Refill per second.
     rate: f64,
+    /// Most tokens kept.
     burst: f64,
+    /// When `tokens` was last refilled.
     last: Instant,
 }
 

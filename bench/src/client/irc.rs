@@ -2,7 +2,7 @@
 //! `PRIVMSG` to the channel (room) or to a nick (private), `PONG` to `PING`.
 //! The same load as the native protocol, so an IRC server is a fair peer.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::{net::TcpStream, sync::mpsc};
@@ -181,7 +181,7 @@ async fn read_back(mut conn: Conn, idx: u32, rec: &Recorder) -> End {
             }
         }
     };
-    let end = tokio::time::timeout(Duration::from_secs(5), read)
+    let end = tokio::time::timeout(super::native::STALLED_READ_BACK, read)
         .await
         .unwrap_or_default();
     if end.closed_by_server {

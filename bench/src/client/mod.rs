@@ -4,6 +4,7 @@
 //! The protocols differ (one module each); what a scenario sees does not:
 //! [`connect`] returns a [`Client`] once the user is in the room.
 
+pub mod http;
 pub mod irc;
 pub mod native;
 pub mod ws;
@@ -124,6 +125,22 @@ pub async fn connect_slow(
                 .await
                 .map_err(|_| Error::Timeout(format!("{name} joining")))??;
             let task = tokio::spawn(native::run(conn, idx, rec, rx));
+            Ok(Client {
+                idx,
+                name,
+                commands,
+                task,
+            })
+        }
+        Target::Gateway { base, .. } => {
+            let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+            let conn = tokio::time::timeout(
+                JOIN_TIMEOUT,
+                ws::join_gateway_with(base, &name, Some(SLOW_RECV_BUFFER)),
+            )
+            .await
+            .map_err(|_| Error::Timeout(format!("{name} joining")))??;
+            let task = tokio::spawn(ws::run(conn, ws::Dialect::Gateway, idx, rec, rx));
             Ok(Client {
                 idx,
                 name,

@@ -23,7 +23,7 @@ pub type Conn = Framed<TcpStream, ClientCodec>;
 
 /// How long a client that stopped reading is given, at the end, to find the
 /// server's goodbye in what it never read.
-const STALLED_READ_BACK: Duration = Duration::from_secs(5);
+pub const STALLED_READ_BACK: Duration = Duration::from_secs(2);
 
 /// Connects; a small `recv_buffer` makes a client whose kernel buffer fills
 /// quickly (the slow consumer), `None` keeps the system's default.

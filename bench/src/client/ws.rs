@@ -3,17 +3,21 @@
 //! reference Node `ws` broadcast server in `bench/peers/ws-server.js`, which
 //! speaks the same JSON shapes for `say`/`private` and `message`/`private`.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::{net::TcpStream, sync::mpsc};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest},
+    MaybeTlsStream, WebSocketStream, client_async, connect_async,
+    tungstenite::{
+        Message,
+        client::IntoClientRequest,
+        http::{HeaderValue, header},
+    },
 };
 
-use super::{Command, End};
+use super::{Command, End, http::Gateway, native};
 use crate::{Error, metrics::Recorder};
 
 pub type Conn = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -31,12 +35,18 @@ pub enum Dialect {
 struct Incoming {
     #[serde(default)]
     text: Option<String>,
+    /// Replayed from before this user joined (earlier runs' messages).
+    #[serde(default)]
+    history: bool,
     #[serde(default)]
     event: Option<Box<Incoming>>,
 }
 
 impl Incoming {
     fn text(&self) -> Option<&str> {
+        if self.history {
+            return None;
+        }
         self.text
             .as_deref()
             .or_else(|| self.event.as_ref().and_then(|e| e.text()))
@@ -58,12 +68,39 @@ pub async fn join_peer(url: &str, name: &str) -> Result<Conn, Error> {
     }
 }
 
-/// Joins the gateway as `name` and opens its WebSocket.
+/// Joins the gateway as `name` (join form, session cookie) and opens its
+/// WebSocket like a page would; returns after the gateway's `hello`.
 pub async fn join_gateway(base: &str, name: &str) -> Result<Conn, Error> {
-    let _ = (base, name);
-    Err(Error::Setup(
-        "the web gateway's join flow is not wired in yet".into(),
-    ))
+    join_gateway_with(base, name, None).await
+}
+
+/// Like [`join_gateway`], over a socket with a `recv_buffer`-byte kernel
+/// receive buffer (the slow consumer).
+pub async fn join_gateway_with(
+    base: &str,
+    name: &str,
+    recv_buffer: Option<u32>,
+) -> Result<Conn, Error> {
+    let gateway = Gateway::resolve(base).await?;
+    let cookie = gateway.join(name).await?;
+    let mut request = format!("ws://{}/ws?since=0", gateway.authority).into_client_request()?;
+    let headers = request.headers_mut();
+    headers.insert(header::COOKIE, header_value(&cookie)?);
+    headers.insert(header::ORIGIN, header_value(&gateway.origin())?);
+    let stream = native::dial(gateway.addr, recv_buffer).await?;
+    let (mut conn, _) = client_async(request, MaybeTlsStream::Plain(stream)).await?;
+    loop {
+        match conn.next().await {
+            Some(Ok(Message::Text(text))) if text.contains(r#""type":"hello""#) => return Ok(conn),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(Error::Closed("join")),
+        }
+    }
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(value).map_err(|e| Error::Setup(e.to_string()))
 }
 
 fn outgoing(command: &Command) -> Option<String> {
@@ -168,7 +205,7 @@ async fn read_back(mut conn: Conn, idx: u32, rec: &Recorder) -> End {
             }
         }
     };
-    let end = tokio::time::timeout(Duration::from_secs(5), read)
+    let end = tokio::time::timeout(super::native::STALLED_READ_BACK, read)
         .await
         .unwrap_or_default();
     if end.closed_by_server {
@@ -193,5 +230,8 @@ mod tests {
         assert_eq!(nested.text(), Some("yo"));
         let none: Incoming = serde_json::from_str(r#"{"type":"users","users":[]}"#).unwrap();
         assert_eq!(none.text(), None);
+        let old: Incoming =
+            serde_json::from_str(r#"{"type":"message","text":"before","history":true}"#).unwrap();
+        assert_eq!(old.text(), None);
     }
 }

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error,
-    client::{self, Command, Target, native},
+    client::{self, Command, Target, http::Gateway, native},
     metrics::{Kind, Recorder},
     procfs::Server,
     report::Report,
@@ -73,14 +73,9 @@ pub fn file_sha256(size: u64) -> String {
 }
 
 pub async fn run(target: &Target, server: &Server, params: &Params) -> Vec<Report> {
-    let (case, addr) = match target {
-        Target::Native { addr } => ("TCP→TCP", *addr),
-        Target::Gateway { core, .. } => {
-            let mut report = Report::new("files", "upload→TCP", target.system());
-            report.note("browser upload through the gateway is not wired in yet: not measured");
-            let _ = core;
-            return vec![report];
-        }
+    let (case, core, via) = match target {
+        Target::Native { addr } => ("TCP→TCP", *addr, Via::Tcp),
+        Target::Gateway { base, core } => ("upload→TCP", *core, Via::Upload(base.clone())),
         _ => {
             let mut report = Report::new("files", "transfer", target.system());
             report.note("files are a Switchboard feature; no peer runs this scenario");
@@ -93,13 +88,21 @@ pub async fn run(target: &Target, server: &Server, params: &Params) -> Vec<Repor
         target.system(),
     );
     server.settle(Duration::from_secs(30)).await;
-    match tcp_to_tcp(addr, server, params).await {
+    match transfer(core, via, server, params).await {
         Ok(result) => result.add_to(&mut report),
         Err(e) => {
             report.note(format!("could not run: {e}"));
         }
     }
     vec![report]
+}
+
+/// How the file enters Switchboard.
+enum Via {
+    /// A native client's `file_offer` + chunks.
+    Tcp,
+    /// A browser's form upload to the gateway at this base URL.
+    Upload(String),
 }
 
 /// What a transfer measured.
@@ -143,8 +146,14 @@ impl Transfer {
     }
 }
 
-/// Sender A streams the file to B over TCP; C chats to B meanwhile.
-async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Result<Transfer, Error> {
+/// A sends the file to B (over TCP or by upload through the gateway); B and
+/// C are TCP users of the core, C chats to B meanwhile.
+async fn transfer(
+    addr: SocketAddr,
+    via: Via,
+    server: &Server,
+    params: &Params,
+) -> Result<Transfer, Error> {
     let size = params.size_mib * 1024 * 1024;
     let sha256 = file_sha256(size);
     let rec = Arc::new(Recorder::new(3));
@@ -154,7 +163,19 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
         format!("{prefix}b"),
         format!("{prefix}c"),
     );
-    let mut sender = native::join(addr, &a_name).await?;
+    let mut sender = match &via {
+        Via::Tcp => Sender::Tcp(native::join(addr, &a_name).await?),
+        Via::Upload(base) => {
+            let gateway = Gateway::resolve(base).await?;
+            let cookie = gateway.join(&a_name).await?;
+            let csrf = gateway.csrf(&cookie).await?;
+            Sender::Upload {
+                gateway,
+                cookie,
+                csrf,
+            }
+        }
+    };
     let receiver = native::join(addr, &b_name).await?;
     let chatter = client::connect(&Target::Native { addr }, 2, c_name, rec.clone()).await?;
 
@@ -201,24 +222,13 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
     };
 
     let start = Instant::now();
-    sender
-        .send(Frame::new(ClientMsg::FileOffer {
-            id: 1,
-            to: To::User(b_name.clone()),
-            name: "bench.bin".into(),
-            size,
-            sha256: sha256.clone(),
-            kind: FileKind::File,
-        }))
-        .await?;
-    for (i, len) in chunk_lengths(size) {
-        sender
-            .feed(Frame::new(ClientMsg::FileChunk { id: 1 }).with_payload(chunk(i, len)))
-            .await?;
+    let sending = sender.send_file(&b_name, size, &sha256);
+    let sent = tokio::time::timeout(TRANSFER_TIMEOUT, sending).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        done.cancel();
+        stop_receiver.cancel();
     }
-    sender
-        .send(Frame::new(ClientMsg::FileEnd { id: 1 }))
-        .await?;
+    sent.map_err(|_| Error::Timeout("sending the file".into()))??;
     let received = tokio::time::timeout(TRANSFER_TIMEOUT, finished).await;
     let elapsed = start.elapsed();
     done.cancel();
@@ -233,7 +243,7 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
         .map_err(|_| Error::Closed("file transfer"))??;
     let after = server.sample();
     let rss = watch.stop();
-    let _ = sender.send(Frame::new(ClientMsg::Quit)).await;
+    sender.quit().await;
     chatter.quit(Duration::from_secs(5)).await;
     Ok(Transfer {
         size,
@@ -245,6 +255,60 @@ async fn tcp_to_tcp(addr: SocketAddr, server: &Server, params: &Params) -> Resul
         cpu_secs: before.zip(after).map(|(b, a)| a.cpu_secs - b.cpu_secs),
         rss_peak_kib: rss.map(|r| r.1),
     })
+}
+
+/// The file's sender.
+enum Sender {
+    Tcp(native::Conn),
+    Upload {
+        gateway: Gateway,
+        cookie: String,
+        csrf: String,
+    },
+}
+
+impl Sender {
+    /// Sends the benchmark file of `size` bytes to user `to`, streamed.
+    async fn send_file(&mut self, to: &str, size: u64, sha256: &str) -> Result<(), Error> {
+        match self {
+            Sender::Tcp(conn) => {
+                conn.send(Frame::new(ClientMsg::FileOffer {
+                    id: 1,
+                    to: To::User(to.to_string()),
+                    name: "bench.bin".into(),
+                    size,
+                    sha256: sha256.to_string(),
+                    kind: FileKind::File,
+                }))
+                .await?;
+                for (i, len) in chunk_lengths(size) {
+                    conn.feed(
+                        Frame::new(ClientMsg::FileChunk { id: 1 }).with_payload(chunk(i, len)),
+                    )
+                    .await?;
+                }
+                conn.send(Frame::new(ClientMsg::FileEnd { id: 1 })).await?;
+                Ok(())
+            }
+            Sender::Upload {
+                gateway,
+                cookie,
+                csrf,
+            } => {
+                let chunks =
+                    futures_util::stream::iter(chunk_lengths(size)).map(|(i, len)| chunk(i, len));
+                gateway
+                    .upload(cookie, csrf, to, "bench.bin", size, chunks)
+                    .await
+            }
+        }
+    }
+
+    async fn quit(self) {
+        if let Sender::Tcp(mut conn) = self {
+            let _ = conn.send(Frame::new(ClientMsg::Quit)).await;
+        }
+    }
 }
 
 /// What the recipient got.

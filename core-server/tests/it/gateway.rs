@@ -319,3 +319,64 @@ async fn a_link_may_lag_further_behind_than_a_terminal_client() {
         matches!(link.recv().await.msg, ServerMsg::Event(e) if e.event == EventBody::Message { from: "alice".into(), text: "last".into() })
     );
 }
+
+#[tokio::test]
+async fn a_web_session_sends_a_file_to_the_room() {
+    let server = TestServer::start().await;
+    let mut link = link_with_sessions(&server, 2).await;
+    let mut alice = server.join("alice").await;
+    link.recv().await;
+    let bytes = test_bytes(200_000, 13);
+    link.send_frame(on_session(
+        1,
+        ClientMsg::FileOffer {
+            id: 3,
+            to: Target::Room,
+            name: "shared.bin".into(),
+            size: bytes.len() as u64,
+            sha256: sha256(&bytes),
+            kind: FileKind::File,
+        },
+    ))
+    .await;
+    for chunk in bytes.chunks(65536) {
+        link.send_frame(
+            on_session(1, ClientMsg::FileChunk { id: 3 })
+                .with_payload(bytes::Bytes::copy_from_slice(chunk)),
+        )
+        .await;
+    }
+    link.send_frame(on_session(1, ClientMsg::FileEnd { id: 3 }))
+        .await;
+
+    // The terminal user gets it.
+    let (event, got) = alice.receive_file().await;
+    assert!(matches!(event, EventBody::File { ref from, .. } if from == "web1"));
+    assert_eq!(got, bytes);
+    // The link gets one copy (session 0) for web2, and web1's notices.
+    let (mut copy, mut ended, mut delivered) = (Vec::new(), false, Vec::new());
+    while !(ended && delivered.len() == 2) {
+        let frame = link.recv().await;
+        match frame.msg {
+            ServerMsg::FileAccepted { recipients, .. } => {
+                let mut r = recipients;
+                r.sort();
+                assert_eq!(r, ["alice", "web2"]);
+            }
+            ServerMsg::Event(_) => assert_eq!(frame.session, 0),
+            ServerMsg::FileChunk { .. } => {
+                assert_eq!(frame.session, 0);
+                copy.extend_from_slice(&frame.payload);
+            }
+            ServerMsg::FileEnd { .. } => ended = true,
+            ServerMsg::FileDelivered { to, .. } => {
+                assert_eq!(frame.session, 1);
+                delivered.push(to);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(copy, bytes);
+    delivered.sort();
+    assert_eq!(delivered, ["alice", "web2"]);
+}
