@@ -162,6 +162,9 @@ else
 fi
 
 # ---------------------------------------------------------------- scenarios
+# Other work on the machine competes with both sides; the tables say how busy it was.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+SECONDS=0
 each core gateway node -- broadcast --clients "$BROADCAST_N" --duration-secs "$SECS"
 each ngircd -- broadcast --clients "$BROADCAST_N_IRC" --duration-secs "$SECS"
 each core ngircd gateway node -- fanout --clients "$FANOUT_N" --rates "$FANOUT_RATES" --step-secs "$STEP"
@@ -170,5 +173,12 @@ each core ngircd gateway node -- idle --clients "$IDLE_N"
 each core gateway -- files --size-mib "$FILE_MIB"
 each gateway -- gateway --clients "$GATEWAY_N" --duration-secs "$SECS"
 
-"$BIN/bench" report "$RESULTS" >"$TABLES"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+    echo "Machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM,"
+    echo "Linux $(uname -r). Servers pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU."
+    echo "Load average (1/5/15 min) at start: $LOAD_BEFORE; at end: $LOAD_AFTER. Run took $((SECONDS / 60)) min $((SECONDS % 60)) s."
+    echo
+    "$BIN/bench" report "$RESULTS"
+} >"$TABLES"
 say "tables written to $TABLES"
