@@ -99,6 +99,10 @@ pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, 
             ColumnarMenu::default().with_name("completion_menu"),
         )))
         .with_edit_mode(Box::new(Emacs::new(keybindings)))
+        // Like a shell: a single match is taken at once, several are
+        // completed to their common prefix and listed.
+        .with_quick_completions(true)
+        .with_partial_completions(true)
         .with_break_signal(stop.clone());
 
     let prompt = ChatPrompt {

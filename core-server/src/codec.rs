@@ -34,6 +34,7 @@ pub const DEFAULT_CLIENT_MAX_FRAME: usize = 64 * 1024 * 1024;
 pub struct Frame<M> {
     /// The gateway session this frame belongs to; [`LINK_SESSION`] otherwise.
     pub session: SessionId,
+    /// The decoded JSON header.
     pub msg: M,
     /// Raw bytes after the header; non-empty only for file chunks.
     pub payload: Bytes,
@@ -106,8 +107,11 @@ impl From<io::Error> for CodecError {
 /// Decodes frames of `In` and encodes frames of `Out`.
 #[derive(Debug)]
 pub struct Codec<In, Out> {
+    /// The outer length-prefixed framing, which enforces the size limit.
     outer: LengthDelimitedCodec,
+    /// The limit, kept to report it in errors.
     max_frame: usize,
+    /// Which message types this side reads and writes.
     _msgs: PhantomData<fn(Out) -> In>,
 }
 

@@ -13,7 +13,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 
 /// The server's configuration. `clap` documents each field as a flag; the
 /// embedding web gateway builds one with `Config { .., ..Default::default() }`.
-#[derive(Args, Debug, Clone, PartialEq, Eq)]
+#[derive(Args, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Address to listen on for terminal clients and gateway links. Only used by
     /// the `core-server` binary; an embedder passes its own listener to `serve`.
@@ -131,6 +131,36 @@ impl Default for Config {
     }
 }
 
+/// Like a derived `Debug`, but the gateway token is never printed, so logging a
+/// configuration cannot leak the secret.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("history", &self.history)
+            .field("max_frame", &self.max_frame)
+            .field("max_message", &self.max_message)
+            .field("max_file", &self.max_file)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("rate_burst", &self.rate_burst)
+            .field("max_connections", &self.max_connections)
+            .field("login_timeout", &self.login_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("outbound_queue", &self.outbound_queue)
+            .field("gateway_queue", &self.gateway_queue)
+            .field("file_queue", &self.file_queue)
+            .field("file_stall_timeout", &self.file_stall_timeout)
+            .field("max_transfers", &self.max_transfers)
+            .field("drain_timeout", &self.drain_timeout)
+            .field(
+                "gateway_token",
+                &self.gateway_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// Bytes a frame needs beyond its text or payload: prefixes and JSON header.
 const FRAME_OVERHEAD: u32 = 1024;
 
@@ -218,6 +248,19 @@ mod tests {
         parsed.gateway_token = None; // the environment may set it
         assert_eq!(parsed, Config::default());
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let config = Config {
+            gateway_token: Some("hunter2".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub enum ClientKind {
 /// One member of the room.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UserInfo {
+    /// The name as the user spelled it (unique case-insensitively).
     pub name: String,
+    /// Terminal or web, so clients can show where someone is.
     pub kind: ClientKind,
 }
 
@@ -282,8 +284,11 @@ pub enum ServerMsg {
 /// A sequenced room or private event.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// Orders events and lets a reconnecting gateway ask only for what it missed.
     pub seq: Seq,
+    /// When the server saw it; clients show it.
     pub ts: Millis,
+    /// What happened.
     pub event: EventBody,
 }
 

@@ -457,12 +457,9 @@ async fn route(
         ServerMsg::Ping { nonce } => reply(ClientMsg::Pong { nonce }),
         ServerMsg::Pong { .. } | ServerMsg::Hello { .. } => {}
         ServerMsg::Event(ev) => {
-            if let EventBody::File { .. } = &ev.event {
+            if let EventBody::File { from, .. } = &ev.event {
                 let grants = if session == LINK_SESSION {
                     // A room-wide file is not for its sender.
-                    let EventBody::File { from, .. } = &ev.event else {
-                        unreachable!()
-                    };
                     hub.attached_sessions_except(from)
                 } else {
                     vec![session]

@@ -42,7 +42,13 @@ struct ChatPage<'a> {
 }
 
 fn render(page: impl Template, status: StatusCode) -> Result<Response, AppError> {
-    Ok((status, Html(page.render()?)).into_response())
+    // Pages carry the CSRF token and the user's name: never cached.
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(page.render()?),
+    )
+        .into_response())
 }
 
 fn join_error(name: &str, error: &str, status: StatusCode) -> Result<Response, AppError> {

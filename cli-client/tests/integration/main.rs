@@ -638,3 +638,65 @@ async fn a_pasted_block_of_lines_is_paced_not_dropped() {
     assert!(!rest.iter().any(|v| v["kind"] == "error"), "{rest:#?}");
     assert!(!stderr.contains("rate"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_mode_in_a_terminal_chats_and_leaves_cleanly() {
+    let server = Server::start().await;
+    let mut bob = Client::join(&server, "bob").await;
+    let mut alice = util::PtyClient::join(&server, "alice").await;
+    bob.expect(|v| v["kind"] == "joined" && v["from"] == "alice")
+        .await;
+
+    bob.send("hello \u{1b}]0;pwned\u{7}alice").await;
+    alice.expect("<bob> hello alice").await;
+    // The title-setting sequence never reached the terminal.
+    assert!(!alice.raw().contains("pwned"), "{:?}", alice.raw());
+    alice.type_keys("hi bob\r").await;
+    bob.expect_message("alice", "hi bob").await;
+    alice.type_keys("/w bob psst\r").await;
+    bob.expect(|v| v["kind"] == "private" && v["text"] == "psst")
+        .await;
+    alice.type_keys("/nonsense\r").await;
+    alice.expect("unknown command /nonsense").await;
+    // Tab completes the command and the user name.
+    alice.type_keys("/pri\t").await;
+    alice.expect("/private").await;
+    alice.type_keys("b\t").await;
+    alice.expect("/private bob").await;
+    alice.type_keys("completed\r").await;
+    bob.expect(|v| v["kind"] == "private" && v["text"] == "completed")
+        .await;
+
+    // A file arrives with a progress bar and is saved.
+    let src = tempfile::tempdir().unwrap();
+    let data = sample_bytes(2 * 1024 * 1024);
+    let path = write_file(src.path(), "big.bin", &data);
+    bob.send(&format!("/sendfile alice {}", path.display()))
+        .await;
+    alice.expect("saved to").await;
+    bob.expect(|v| v["kind"] == "file_sent" && v["to"] == "alice")
+        .await;
+    let saved = alice.downloads().join("big.bin");
+    assert_eq!(std::fs::read(&saved).unwrap(), data);
+
+    let status = alice.leave().await;
+    assert!(status.success(), "{status:?}");
+    bob.expect(|v| v["kind"] == "left" && v["from"] == "alice")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_ending_while_disconnected_is_a_failure_for_scripts() {
+    let server = Server::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    server.stop().await;
+    alice.expect(|v| v["kind"] == "disconnected").await;
+    alice.send("this cannot be delivered").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "not_connected")
+        .await;
+    let (status, _, stderr) = alice.finish().await;
+    assert!(!status.success());
+    assert!(stderr.contains("disconnected"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -48,8 +48,22 @@ impl Server {
         Self::serve(bind_outside_ephemeral_range().await)
     }
 
+    /// A server on `addr` again, after [`Server::stop`]. Binding is retried:
+    /// on a busy machine the port has been seen to stay unavailable for a
+    /// moment after the old server closed everything (this waits on the
+    /// kernel, not on the code under test).
     pub async fn start_on(addr: &str) -> Server {
-        Self::serve(TcpListener::bind(addr).await.expect("bind"))
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return Self::serve(listener),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("binding {addr} again failed ({e}); retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        }
     }
 
     fn serve(listener: TcpListener) -> Server {
@@ -315,4 +329,147 @@ impl RawClient {
             }
         }
     }
+}
+
+/// `switchboard` in interactive mode: run under util-linux `script`, which
+/// gives it a pseudo-terminal, so it takes the line-editor path a person
+/// gets. The test plays the terminal: a reader task answers the editor's
+/// cursor position queries at once, and the test types keys.
+pub struct PtyClient {
+    child: Child,
+    stdin: std::sync::Arc<tokio::sync::Mutex<ChildStdin>>,
+    /// Everything the client drew, as received (escape sequences included).
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Tells the test that more output arrived.
+    more: std::sync::Arc<tokio::sync::Notify>,
+    _root: TempDir,
+}
+
+/// What a terminal answers to `ESC [ 6 n` (the cursor position query).
+const CURSOR_REPORT: &[u8] = b"\x1b[24;1R";
+
+impl PtyClient {
+    pub async fn join(server: &Server, name: &str) -> PtyClient {
+        let root = tempfile::tempdir().unwrap();
+        let command = format!(
+            "{} --server {} --name {name} --no-color --download-dir {}",
+            env!("CARGO_BIN_EXE_switchboard"),
+            server.addr,
+            root.path().join("downloads").display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qefc", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("util-linux `script` runs");
+        let stdin = std::sync::Arc::new(tokio::sync::Mutex::new(child.stdin.take().unwrap()));
+        let mut stdout = child.stdout.take().unwrap();
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let more = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (screen2, more2, stdin2) = (screen.clone(), more.clone(), stdin.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut answered = 0;
+            while let Ok(n) = stdout.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let queries = {
+                    let mut screen = screen2.lock().unwrap();
+                    screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    screen.matches("\u{1b}[6n").count()
+                };
+                while answered < queries {
+                    let mut stdin = stdin2.lock().await;
+                    let _ = stdin.write_all(CURSOR_REPORT).await;
+                    let _ = stdin.flush().await;
+                    answered += 1;
+                }
+                more2.notify_waiters();
+            }
+            more2.notify_waiters();
+        });
+        let mut pty = PtyClient {
+            child,
+            stdin,
+            screen,
+            more,
+            _root: root,
+        };
+        pty.expect("joined the room").await;
+        pty
+    }
+
+    /// Where this client saves received files.
+    pub fn downloads(&self) -> PathBuf {
+        self._root.path().join("downloads")
+    }
+
+    /// Everything drawn so far, escape sequences included.
+    pub fn raw(&self) -> String {
+        self.screen.lock().unwrap().clone()
+    }
+
+    /// What is on screen so far, without escape sequences.
+    pub fn text(&self) -> String {
+        strip_escapes(&self.screen.lock().unwrap())
+    }
+
+    /// Waits until `needle` has been drawn.
+    pub async fn expect(&mut self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let more = self.more.clone();
+        loop {
+            let notified = more.notified();
+            if self.text().contains(needle) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "{needle:?} not drawn within {WAIT:?}; screen:\n{}",
+                    self.text()
+                );
+            }
+        }
+    }
+
+    pub async fn type_keys(&mut self, keys: &str) {
+        let mut stdin = self.stdin.lock().await;
+        stdin.write_all(keys.as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Presses Ctrl-D and waits for the exit status.
+    pub async fn leave(mut self) -> ExitStatus {
+        self.type_keys("\u{4}").await;
+        match timeout(WAIT, self.child.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("the client did not exit; screen:\n{}", self.text()),
+        }
+    }
+}
+
+/// Drops ANSI escape sequences (CSI and the two-byte ones the editor uses).
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
 }

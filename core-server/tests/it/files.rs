@@ -575,3 +575,52 @@ async fn a_cancelled_transfer_is_aborted_for_its_recipients() {
         .await;
     assert_eq!(bob.receive_file().await.1, bytes);
 }
+
+#[tokio::test]
+async fn an_image_whose_magic_bytes_arrive_in_tiny_chunks_is_still_recognised() {
+    let server = TestServer::start().await;
+    let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
+        .await
+        .try_into()
+        .ok()
+        .unwrap();
+    let png = png_bytes(1000);
+    alice
+        .offer(
+            1,
+            user("bob"),
+            "p.png",
+            FileKind::Image,
+            png.len() as u64,
+            &sha256(&png),
+        )
+        .await;
+    for byte in &png[..20] {
+        alice.chunks(1, std::slice::from_ref(byte)).await;
+    }
+    alice.chunks(1, &png[20..]).await;
+    alice.send(ClientMsg::FileEnd { id: 1 }).await;
+    assert_eq!(bob.receive_file().await.1, png);
+
+    // And a non-image in tiny chunks is refused before any byte is relayed.
+    let text = b"just some text, not an image".to_vec();
+    alice
+        .offer(
+            2,
+            user("bob"),
+            "t.png",
+            FileKind::Image,
+            text.len() as u64,
+            &sha256(&text),
+        )
+        .await;
+    for byte in &text {
+        alice.chunks(2, std::slice::from_ref(byte)).await;
+    }
+    alice.send(ClientMsg::FileEnd { id: 2 }).await;
+    assert_eq!(whole_failure(&mut alice, 2).await, ErrorCode::NotAnImage);
+    let EventBody::File { transfer, .. } = bob.event().await else {
+        panic!()
+    };
+    assert_eq!(bob.file_bytes(transfer).await, Err(ErrorCode::NotAnImage));
+}

@@ -321,3 +321,31 @@ async fn protocol_misuse_gets_clear_errors() {
     .await;
     assert_eq!(old.closed().await, Some(ErrorCode::UnsupportedVersion));
 }
+
+// Paused time: the drain deadline is exact, whatever the machine's load.
+#[tokio::test(start_paused = true)]
+async fn shutdown_does_not_wait_longer_than_the_drain_timeout_for_a_stuck_client() {
+    let config = Config {
+        drain_timeout: Duration::from_millis(500),
+        max_message: 60_000,
+        ..config()
+    };
+    let server = TestServer::with(config).await;
+    let mut stuck = Client::connect_small_buffer(server.addr).await;
+    stuck.hello().await;
+    stuck.join("stuck").await.unwrap();
+    let mut talker = server.join("talker").await;
+    // Fill the socket buffers towards the stuck client (it never reads), while
+    // staying well inside its queue bound, so only the drain timeout can end it.
+    let text = "x".repeat(60_000);
+    for _ in 0..150 {
+        talker.say(&text).await;
+        talker.message().await;
+    }
+    let started = tokio::time::Instant::now();
+    server.stop().await;
+    let took = started.elapsed();
+    // Drain (0.5 s) plus the bounded linger; far below the 5 s default.
+    assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+    drop(stuck);
+}
