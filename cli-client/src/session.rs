@@ -136,6 +136,12 @@ pub async fn run(
                 joined_before = true;
                 match session.in_room(conn, limits, welcome, reconnect).await {
                     Ended::Quit => return Ok(()),
+                    // The input is over and so is the connection: there is
+                    // nothing left to reconnect for, but what was pending
+                    // did not finish, so say so with the exit code.
+                    Ended::Lost(reason) if session.eof => {
+                        anyhow::bail!("connection lost after the end of input: {reason}");
+                    }
                     Ended::Lost(reason) => {
                         tracing::info!(%reason, "connection lost");
                         session.view.update(|v| v.connected = false);
@@ -168,6 +174,12 @@ pub async fn run(
             text: format!("reconnecting in {:.1} s…{why}", delay.as_secs_f32()),
         });
         if session.wait_offline(delay).await {
+            if session.eof && !session.ui.is_interactive() {
+                anyhow::bail!(
+                    "the input ended while disconnected from {}",
+                    session.opts.server
+                );
+            }
             return Ok(());
         }
     }

@@ -684,3 +684,19 @@ async fn interactive_mode_in_a_terminal_chats_and_leaves_cleanly() {
     bob.expect(|v| v["kind"] == "left" && v["from"] == "alice")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_ending_while_disconnected_is_a_failure_for_scripts() {
+    let server = Server::start().await;
+    let mut alice = Client::join(&server, "alice").await;
+    server.stop().await;
+    alice.expect(|v| v["kind"] == "disconnected").await;
+    alice.send("this cannot be delivered").await;
+    alice
+        .expect(|v| v["kind"] == "error" && v["code"] == "not_connected")
+        .await;
+    let (status, _, stderr) = alice.finish().await;
+    assert!(!status.success());
+    assert!(stderr.contains("disconnected"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
