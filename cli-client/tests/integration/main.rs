@@ -726,6 +726,24 @@ async fn a_closed_terminal_without_sighup_still_makes_the_client_exit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_a_terminal_leaves_like_quit() {
+    let server = Server::start().await;
+    let mut bob = Client::join(&server, "bob").await;
+    let alice = util::PtyClient::join(&server, "alice").await;
+    bob.expect(|v| v["kind"] == "joined" && v["from"] == "alice")
+        .await;
+    let process = alice.process();
+    process.signal(rustix::process::Signal::TERM);
+    let status = alice.exit_within(HANGUP_EXIT).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "alice did not exit cleanly on SIGTERM: {status:?}"
+    );
+    bob.expect(|v| v["kind"] == "left" && v["from"] == "alice")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_ending_while_disconnected_is_a_failure_for_scripts() {
     let server = Server::start().await;
     let mut alice = Client::join(&server, "alice").await;

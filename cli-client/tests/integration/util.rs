@@ -460,14 +460,26 @@ impl PtyClient {
     /// killed outright, so the client's terminal hangs up under it. Returns
     /// the client process (a grandchild, found before its parent goes).
     pub async fn hang_up(mut self) -> Watched {
-        let script = self.child.id().expect("script is running") as i32;
-        let client = Watched::descendant(script, "switchboard");
+        let client = self.process();
         self.child.start_kill().unwrap();
         timeout(WAIT, self.child.wait())
             .await
             .expect("script dies at once")
             .unwrap();
         client
+    }
+
+    /// The client process itself (`script`'s descendant).
+    pub fn process(&self) -> Watched {
+        let script = self.child.id().expect("script is running") as i32;
+        Watched::descendant(script, "switchboard")
+    }
+
+    /// The client's exit status (`script -e` passes it on), if it exits
+    /// within `limit`.
+    pub async fn exit_within(mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = timeout(limit, self.child.wait()).await.ok()?;
+        Some(status.unwrap())
     }
 
     /// Presses Ctrl-D and waits for the exit status.
@@ -525,6 +537,10 @@ impl Watched {
         Watched {
             pidfd: pidfd.unwrap(),
         }
+    }
+
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        rustix::process::pidfd_send_signal(self.pidfd.get_ref(), signal).unwrap();
     }
 
     /// Whether the process exits within `limit` (a pidfd becomes readable
