@@ -42,7 +42,7 @@ impl Report {
             system: system.into(),
             figures: Vec::new(),
             notes: Vec::new(),
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            command: reproduce(),
         }
     }
 
@@ -65,6 +65,21 @@ impl Report {
             .find(|f| f.name == name)
             .and_then(|f| f.value)
     }
+}
+
+/// This process's command line, with the program named `bench` wherever it
+/// was built, and `--json-out FILE` left out (it only says where we stored it).
+fn reproduce() -> String {
+    let mut words = vec!["bench".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--json-out" {
+            args.next();
+        } else if !arg.starts_with("--json-out=") {
+            words.push(arg);
+        }
+    }
+    words.join(" ")
 }
 
 /// Appends reports to a JSON-lines file.

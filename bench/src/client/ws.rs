@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::{net::TcpStream, sync::mpsc};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, client_async, connect_async,
+    MaybeTlsStream, WebSocketStream, client_async, connect_async_with_config,
     tungstenite::{
         Message,
         client::IntoClientRequest,
@@ -57,7 +57,9 @@ impl Incoming {
 /// and waits for its `welcome`, sent once we are registered for broadcasts.
 pub async fn join_peer(url: &str, name: &str) -> Result<Conn, Error> {
     let request = format!("{url}?name={name}").into_client_request()?;
-    let (mut conn, _) = connect_async(request).await?;
+    // `true`: TCP_NODELAY, as for every other client here (Nagle would add
+    // delayed-ACK stalls of ~40 ms to small messages).
+    let (mut conn, _) = connect_async_with_config(request, None, true).await?;
     loop {
         match conn.next().await {
             Some(Ok(Message::Text(text))) if text.contains(r#""welcome""#) => return Ok(conn),

@@ -160,7 +160,9 @@ async fn a_never_reading_member_is_dropped_and_the_others_lose_nothing() {
     );
     let notes = &reports.iter().find(|r| r.case == stalled).unwrap().notes;
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("SlowConsumer"), "{notes:?}");
+    // The server says `bye slow_consumer` if the socket has room for it;
+    // a socket that full may also just be closed mid-frame.
+    assert!(notes[0].contains("dropped by the server"), "{notes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +227,13 @@ async fn the_command_line_runs_a_scenario_and_renders_the_table() {
         table.contains("| summary | largest N with p95 < 500 ms | 3.00 |"),
         "{table}"
     );
-    assert!(table.contains("bench --json-out"), "{table}");
+    assert!(
+        table.contains(&format!(
+            "bench broadcast --clients 3 --duration-secs 0.2 native --addr {}",
+            core.addr
+        )),
+        "{table}"
+    );
     let bad = tokio::process::Command::new(bench)
         .args(["broadcast", "native", "--addr", "not-an-address"])
         .output()
