@@ -3,6 +3,8 @@
 
 use std::{io::IsTerminal, sync::Arc};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     args::Args,
     interactive,
@@ -26,19 +28,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     if interactive {
         let color = args.color_allowed() && std::io::stdout().is_terminal();
-        let (ui, view, input, editor) = interactive::start(color)?;
+        let quit = CancellationToken::new();
+        let (ui, view, input, editor) = interactive::start(color, quit.clone())?;
         ui.emit(Output::Info(format!(
             "Connecting to {}… (type /help for commands, Ctrl-D to leave)",
             opts.server
         )));
-        let result = session::run(opts, ui, view, input).await;
+        let result = session::run(opts, ui, view, input, quit).await;
         editor.stop();
         result
     } else {
         let color = args.color_allowed() && std::io::stdout().is_terminal();
         let ui = Ui::scripted(args.json, color);
         let view = ViewHandle::new(Arc::new(|| {}));
-        let result = session::run(opts, ui.clone(), view, scripted::start()).await;
+        // Scripts end by closing stdin; a signal ends them the default way.
+        let never = CancellationToken::new();
+        let result = session::run(opts, ui.clone(), view, scripted::start(), never).await;
         if let (Err(e), true) = (&result, args.json) {
             // Scripts reading only stdout see why we stopped too.
             ui.emit_stdout_only(Output::Error {

@@ -4,13 +4,20 @@
 //! garble the line being typed; transfer progress bars (indicatif) are drawn
 //! into an in-memory terminal whose contents the prompt shows, repainted in
 //! place.
+//!
+//! Leaving must never wait on the terminal: when it goes away (its window
+//! closed, an SSH link dropped) the editor's input reader can spin inside
+//! `read_line` forever (crossterm retries a read that keeps returning
+//! end-of-file), so a watcher notices the hangup, the session quits, and the
+//! process exits without joining the editor thread.
 
 use std::{
     borrow::Cow,
-    io,
+    io::{self, IsTerminal, Write},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
+        mpsc as std_mpsc,
     },
     thread,
     time::Duration,
@@ -22,7 +29,9 @@ use reedline::{
     MenuBuilder, Prompt, PromptEditMode, PromptHistorySearch, PromptHistorySearchStatus, Reedline,
     ReedlineEvent, ReedlineMenu, Signal, Span, Suggestion, default_emacs_keybindings,
 };
+use rustix::event::{PollFd, PollFlags, Timespec};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     command::COMMANDS,
@@ -36,28 +45,88 @@ const PRINTER_QUEUE: usize = 1024;
 const HISTORY_LINES: usize = 1000;
 /// Most progress bars shown at once (the prompt grows by one line each).
 const BAR_ROWS: u16 = 6;
+/// How long leaving lets the editor print the last lines queued for it.
+const PRINT_GRACE: Duration = Duration::from_millis(250);
+/// How long leaving then waits for a live editor to give the terminal back (it
+/// notices the stop request within its 100 ms poll interval).
+const EDITOR_PATIENCE: Duration = Duration::from_secs(2);
+/// How often the hangup watcher looks again even without a wake-up from the
+/// kernel (a safety net: on a pseudo-terminal the hangup itself wakes it).
+const HANGUP_RECHECK: Duration = Duration::from_secs(1);
 
 /// The running line editor.
 pub struct Editor {
     thread: thread::JoinHandle<()>,
+    /// Asks the editor to return from `read_line` (reedline's break signal).
     stop: Arc<AtomicBool>,
+    /// Says when the editor thread has finished or the terminal hung up,
+    /// so leaving waits for whichever comes first, never for a lost cause.
+    ended: std_mpsc::Receiver<EditorEnd>,
+    /// Set once the terminal is gone; shared with the `Ui`.
+    terminal_gone: Arc<AtomicBool>,
+}
+
+/// Why [`Editor::stop`] stops waiting.
+enum EditorEnd {
+    /// The editor thread returned (the terminal is restored).
+    Finished,
+    /// The terminal hung up: the editor may never return, and there is
+    /// nothing left to restore or print to.
+    HungUp,
 }
 
 impl Editor {
-    /// Stops the editor and gives the terminal back (raw mode off).
+    /// Stops the editor and gives the terminal back (raw mode off), waiting
+    /// at most [`EDITOR_PATIENCE`] and not at all for a terminal that is
+    /// gone: the caller then exits, which ends a stuck editor thread too.
     pub fn stop(self) {
-        // Let the editor print what is still queued (it polls every 100 ms).
-        thread::sleep(Duration::from_millis(250));
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
+        if self.terminal_gone.load(Ordering::Relaxed) {
+            return;
+        }
+        // Let the editor print what is still queued (it polls every 100 ms),
+        // unless it ends or the terminal hangs up meanwhile.
+        let end = match self.ended.recv_timeout(PRINT_GRACE) {
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                self.stop.store(true, Ordering::Relaxed);
+                self.ended.recv_timeout(EDITOR_PATIENCE)
+            }
+            end => end,
+        };
+        match end {
+            Ok(EditorEnd::Finished) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = self.thread.join();
+            }
+            Ok(EditorEnd::HungUp) => {}
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!("the line editor did not stop; leaving without it");
+            }
+        }
+    }
+}
+
+/// Sends [`EditorEnd::Finished`] when the editor thread ends, even by a
+/// panic.
+struct FinishedOnDrop(std_mpsc::Sender<EditorEnd>);
+
+impl Drop for FinishedOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(EditorEnd::Finished);
     }
 }
 
 /// Starts the line editor on its own thread. Typed lines arrive on the
-/// returned receiver; the `Ui` prints above the prompt.
-pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, Editor)> {
+/// returned receiver; the `Ui` prints above the prompt. `quit` is cancelled
+/// when the client must leave now: SIGTERM, SIGHUP, the terminal hanging up
+/// or the editor failing.
+pub fn start(
+    color: bool,
+    quit: CancellationToken,
+) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, Editor)> {
     let (tx, rx) = mpsc::channel(64);
-    quit_on_signals(tx.clone());
+    quit_on_signals(quit.clone());
+    let terminal_gone = Arc::new(AtomicBool::new(false));
+    let (ended_tx, ended) = std_mpsc::channel();
+    watch_for_hangup(terminal_gone.clone(), quit.clone(), ended_tx.clone())?;
     let printer = ExternalPrinter::new(PRINTER_QUEUE);
     let printer_tx = printer.sender();
     let mut editor = Reedline::create()
@@ -81,7 +150,7 @@ pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, 
     ));
 
     let view = ViewHandle::new(repaint);
-    let ui = Ui::interactive(printer_tx, bars, color);
+    let ui = Ui::interactive(printer_tx, bars, color, terminal_gone.clone());
 
     let mut keybindings = default_emacs_keybindings();
     keybindings.add_binding(
@@ -111,29 +180,89 @@ pub fn start(color: bool) -> io::Result<(Ui, ViewHandle, mpsc::Receiver<Input>, 
     };
     let thread = thread::Builder::new()
         .name("line-editor".into())
-        .spawn(move || edit_lines(editor, prompt, tx))?;
-    Ok((ui, view, rx, Editor { thread, stop }))
+        .spawn(move || {
+            let _finished = FinishedOnDrop(ended_tx);
+            edit_lines(editor, prompt, tx, quit);
+        })?;
+    Ok((
+        ui,
+        view,
+        rx,
+        Editor {
+            thread,
+            stop,
+            ended,
+            terminal_gone,
+        },
+    ))
 }
 
-/// SIGTERM or SIGHUP (the terminal closed) leave like `/quit`, so the
-/// editor gets to restore the terminal instead of leaving it in raw mode.
-/// (Ctrl-C is a key in raw mode: it clears the line.)
-fn quit_on_signals(tx: mpsc::Sender<Input>) {
+/// SIGTERM or SIGHUP (the terminal closed) leave like `/quit`, at once
+/// (even while waiting for transfers after Ctrl-D), so the editor gets to
+/// restore the terminal instead of leaving it in raw mode. (Ctrl-C is a key
+/// in raw mode: it clears the line.)
+fn quit_on_signals(quit: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     for kind in [SignalKind::terminate(), SignalKind::hangup()] {
         let Ok(mut signals) = signal(kind) else {
             continue;
         };
-        let tx = tx.clone();
+        let quit = quit.clone();
         tokio::spawn(async move {
             if signals.recv().await.is_some() {
-                let _ = tx.send(Input::Line("/quit".into())).await;
+                tracing::info!(signal = ?kind, "leaving on a signal");
+                quit.cancel();
             }
         });
     }
 }
 
-fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>) {
+/// Watches stdin (the terminal the editor reads) for a hangup, and then
+/// marks the terminal gone and quits. SIGHUP alone is not enough: it goes
+/// only to the terminal's session leader, which need not be us (a wrapper
+/// shell that ignores it, a client started from a script), and the editor
+/// cannot notice by itself (see the module doc).
+fn watch_for_hangup(
+    terminal_gone: Arc<AtomicBool>,
+    quit: CancellationToken,
+    ended: std_mpsc::Sender<EditorEnd>,
+) -> io::Result<()> {
+    let recheck = Timespec::try_from(HANGUP_RECHECK).expect("a small duration");
+    thread::Builder::new()
+        .name("hangup-watch".into())
+        .spawn(move || {
+            let stdin = io::stdin();
+            loop {
+                // Asking for no events still reports POLLHUP and POLLERR,
+                // which a hung-up terminal raises, while keystrokes (the
+                // editor's to read) do not wake us.
+                let mut fds = [PollFd::new(&stdin, PollFlags::empty())];
+                let hung_up = match rustix::event::poll(&mut fds, Some(&recheck)) {
+                    Ok(_) => !fds[0].revents().is_empty() || !stdin.is_terminal(),
+                    Err(rustix::io::Errno::INTR) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch the terminal");
+                        return;
+                    }
+                };
+                if hung_up {
+                    tracing::info!("the terminal hung up; leaving");
+                    terminal_gone.store(true, Ordering::Relaxed);
+                    quit.cancel();
+                    let _ = ended.send(EditorEnd::HungUp);
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn edit_lines(
+    mut editor: Reedline,
+    prompt: ChatPrompt,
+    tx: mpsc::Sender<Input>,
+    quit: CancellationToken,
+) {
     let mut ended = false;
     loop {
         match editor.read_line(&prompt) {
@@ -155,9 +284,11 @@ fn edit_lines(mut editor: Reedline, prompt: ChatPrompt, tx: mpsc::Sender<Input>)
             }
             Ok(Signal::ExternalBreak(_)) => return,
             Ok(_) => {}
+            // Without an editor nobody can type: leave. (Not eprintln!: it
+            // panics when the terminal is gone.)
             Err(e) => {
-                eprintln!("switchboard: line editor failed: {e}");
-                let _ = tx.blocking_send(Input::Eof);
+                let _ = writeln!(io::stderr(), "switchboard: line editor failed: {e}");
+                quit.cancel();
                 return;
             }
         }

@@ -14,8 +14,9 @@ use core_server::protocol::{ClientMsg, ErrorCode, Limits, validate_name};
 use futures_util::StreamExt;
 use tokio::{
     sync::mpsc,
-    time::{Instant, interval, sleep},
+    time::{Instant, interval, sleep, timeout},
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     command::{self, Command},
@@ -92,6 +93,9 @@ const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// First and longest pause between reconnection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How long leaving waits to queue the quit frame, then to write what is
+/// queued: a server that stopped reading must not keep us.
+const QUIT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Why a connection attempt did not end in the room.
 enum Setback {
@@ -110,11 +114,13 @@ enum Ended {
 }
 
 /// Runs the client until the user quits (Ok) or it cannot go on (Err).
+/// Cancelling `quit` leaves now, as `/quit` does, whatever is going on.
 pub async fn run(
     opts: Options,
     ui: Ui,
     view: ViewHandle,
     input: mpsc::Receiver<Input>,
+    quit: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut session = Session {
         name: opts.name.clone(),
@@ -122,6 +128,7 @@ pub async fn run(
         ui,
         view,
         input,
+        quit: quit.clone(),
         eof: false,
         next_id: 1,
     };
@@ -129,7 +136,12 @@ pub async fn run(
     let mut joined_before = false;
     let mut last_failure = None;
     loop {
-        match session.connect_and_join(joined_before).await {
+        let attempt = tokio::select! {
+            biased;
+            _ = quit.cancelled() => Err(Setback::Quit),
+            attempt = session.connect_and_join(joined_before) => attempt,
+        };
+        match attempt {
             Ok((conn, limits, welcome)) => {
                 failures = 0;
                 let reconnect = joined_before;
@@ -191,6 +203,9 @@ struct Session {
     ui: Ui,
     view: ViewHandle,
     input: mpsc::Receiver<Input>,
+    /// Leave now: a signal, or the terminal went away. Unlike input, it is
+    /// heard even after the input ended (while transfers finish).
+    quit: CancellationToken,
     /// Our name: from `--name`, typed, and kept for reconnecting.
     name: Option<String>,
     /// The input has ended: finish outgoing transfers, then quit.
@@ -207,6 +222,7 @@ impl Session {
         tokio::pin!(deadline);
         loop {
             tokio::select! {
+                _ = self.quit.cancelled() => return true,
                 _ = &mut deadline => return false,
                 input = self.input.recv(), if !self.eof => match input {
                     None | Some(Input::Eof) => {
@@ -386,6 +402,7 @@ impl Session {
                 // offer, so polling reports first guarantees it is known when
                 // the server's receipts for that offer are handled.
                 biased;
+                _ = self.quit.cancelled() => break Ended::Quit,
                 Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
                 frame = stream.next() => {
                     last_heard = Instant::now();
@@ -441,12 +458,12 @@ impl Session {
         };
         match &ended {
             Ended::Quit => {
-                room.send(ClientMsg::Quit).await;
+                let _ = timeout(QUIT_PATIENCE, room.send(ClientMsg::Quit)).await;
                 room.close().await;
                 drop(room);
                 // Everything queued (the last messages, the quit) is written
                 // before the connection closes.
-                let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+                let _ = timeout(QUIT_PATIENCE, writer).await;
             }
             Ended::Lost(_) => {
                 writer.abort();

@@ -4,12 +4,20 @@
 
 use std::{
     io::Write,
-    sync::{Arc, mpsc},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::Duration,
 };
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::render::{Output, TextStyle, to_json};
+
+/// How long to wait before offering a line again to a full printer queue.
+const PRINTER_RETRY: Duration = Duration::from_millis(10);
 
 /// A cheap handle to the output; every part of the client holds a clone.
 #[derive(Clone)]
@@ -30,6 +38,9 @@ enum Sink {
     Interactive {
         printer: mpsc::SyncSender<String>,
         bars: MultiProgress,
+        /// The terminal hung up: lines are dropped, never waited on (its
+        /// editor may never drain the queue again, and nobody would see them).
+        terminal_gone: Arc<AtomicBool>,
     },
 }
 
@@ -43,10 +54,19 @@ impl Ui {
         }
     }
 
-    pub fn interactive(printer: mpsc::SyncSender<String>, bars: MultiProgress, color: bool) -> Ui {
+    pub fn interactive(
+        printer: mpsc::SyncSender<String>,
+        bars: MultiProgress,
+        color: bool,
+        terminal_gone: Arc<AtomicBool>,
+    ) -> Ui {
         Ui {
             inner: Arc::new(Inner {
-                sink: Sink::Interactive { printer, bars },
+                sink: Sink::Interactive {
+                    printer,
+                    bars,
+                    terminal_gone,
+                },
                 style: TextStyle { color },
             }),
         }
@@ -77,12 +97,24 @@ impl Ui {
                     let _ = stdout.flush();
                 }
             }
-            Sink::Interactive { printer, .. } => {
-                let line = self.inner.style.render(&out);
-                // The editor drains this queue every few milliseconds; block
-                // only when it is full, which bounds memory.
-                if let Err(mpsc::TrySendError::Full(line)) = printer.try_send(line) {
-                    let _ = printer.send(line);
+            Sink::Interactive {
+                printer,
+                terminal_gone,
+                ..
+            } => {
+                let mut line = self.inner.style.render(&out);
+                // The editor drains this queue every few milliseconds; wait
+                // only when it is full, which bounds memory, and only while
+                // the terminal is there (not a blocking send, which a
+                // hangup could not interrupt).
+                while !terminal_gone.load(Ordering::Relaxed) {
+                    match printer.try_send(line) {
+                        Err(mpsc::TrySendError::Full(back)) => {
+                            line = back;
+                            std::thread::sleep(PRINTER_RETRY);
+                        }
+                        Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => return,
+                    }
                 }
             }
         }

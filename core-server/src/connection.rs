@@ -88,11 +88,7 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(
-        config.outbound_queue,
-        config.gateway_queue,
-        config.file_queue,
-    );
+    let (outbox, queues) = outbox::channel(config.outbound_queue, config.file_queue);
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,

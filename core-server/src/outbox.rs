@@ -14,14 +14,14 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
     time::Duration,
 };
 
 use tokio::{
     io::AsyncWriteExt,
     net::tcp::OwnedWriteHalf,
-    sync::mpsc::{self, error::TrySendError},
+    sync::{Notify, mpsc},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -57,7 +57,7 @@ pub struct ChunkItem {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     /// Chat and control frames (bounded; full means the peer is not reading).
-    chat: mpsc::Sender<ChatItem>,
+    chat: Arc<ChatQueue>,
     /// File chunks (bounded; full means the relaying sender must wait).
     chunks: mpsc::Sender<ChunkItem>,
     /// Cancelled when the connection must end at once: its peer stopped reading
@@ -66,9 +66,7 @@ pub struct Outbox {
     /// Why `kill` was cancelled, if the peer should be told (first reason wins).
     kill_reason: Arc<OnceLock<ErrorCode>>,
     /// How many chat frames may wait before the peer counts as not reading.
-    /// The channel is created with room for the larger gateway bound (its
-    /// memory grows only with use); a direct connection is held to this one,
-    /// set when the hello tells which the connection is.
+    /// A gateway link gets a larger bound, set when its hello is accepted.
     chat_bound: usize,
 }
 
@@ -76,26 +74,89 @@ pub struct Outbox {
 #[derive(Debug)]
 pub struct Queues {
     /// Chat and control frames, drained first.
-    pub(crate) chat: mpsc::Receiver<ChatItem>,
+    pub(crate) chat: Arc<ChatQueue>,
     /// File chunks and ends, drained when chat is empty.
     pub(crate) chunks: mpsc::Receiver<ChunkItem>,
 }
 
-/// Creates a connection's queues with the given bounds (in frames); the chat
-/// queue can later be raised up to `chat_capacity` with [`Outbox::set_chat_bound`].
-pub fn channel(chat_bound: usize, chat_capacity: usize, chunk_bound: usize) -> (Outbox, Queues) {
-    let chat_capacity = chat_capacity.max(chat_bound);
-    let (chat_tx, chat_rx) = mpsc::channel(chat_capacity);
+/// The chat queue: a bounded FIFO shared by the senders and the writer.
+///
+/// Not a tokio `mpsc`: that one keeps the memory of its largest backlog for
+/// the life of the channel, so every connection would keep what a burst (say,
+/// a thousand users joining at once) once queued. This one gives its memory
+/// back whenever the writer has emptied it.
+#[derive(Debug, Default)]
+pub struct ChatQueue {
+    /// The frames, and whether the writer is gone. A std mutex: held only to
+    /// push or pop, never across an `.await`.
+    state: Mutex<ChatState>,
+    /// Wakes the writer when a frame is queued (a stored permit means no
+    /// wake-up is lost between its check and its wait).
+    ready: Notify,
+}
+
+#[derive(Debug, Default)]
+struct ChatState {
+    items: VecDeque<ChatItem>,
+    /// Set when the writer has stopped: nothing queued would be sent.
+    closed: bool,
+}
+
+/// Keep a drained queue's buffer only if it is this small.
+const KEEP_CAPACITY: usize = 16;
+
+impl ChatQueue {
+    fn lock(&self) -> MutexGuard<'_, ChatState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next frame, if one is queued.
+    pub(crate) fn try_recv(&self) -> Option<ChatItem> {
+        let mut state = self.lock();
+        let item = state.items.pop_front();
+        if state.items.is_empty() && state.items.capacity() > KEEP_CAPACITY {
+            state.items = VecDeque::new();
+        }
+        item
+    }
+
+    /// Waits for the next frame. Cancel-safe: a frame is only taken in the
+    /// same poll that returns it.
+    async fn recv(&self) -> ChatItem {
+        loop {
+            if let Some(item) = self.try_recv() {
+                return item;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        let mut state = self.chat.lock();
+        state.closed = true;
+        state.items = VecDeque::new();
+    }
+}
+
+/// Creates a connection's queues with the given bounds (in frames).
+pub fn channel(chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
+    let chat = Arc::new(ChatQueue::default());
     let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
     let outbox = Outbox {
-        chat: chat_tx,
+        chat: chat.clone(),
         chunks: chunk_tx,
         kill: CancellationToken::new(),
         kill_reason: Arc::new(OnceLock::new()),
         chat_bound,
     };
     let queues = Queues {
-        chat: chat_rx,
+        chat,
         chunks: chunk_rx,
     };
     (outbox, queues)
@@ -127,26 +188,26 @@ impl Outbox {
         })
     }
 
-    /// Changes the chat queue's bound (at most the capacity it was made with).
-    /// Only for the connection's own handle, before it is shared.
+    /// Changes the chat queue's bound. Only for the connection's own handle,
+    /// before it is shared.
     pub fn set_chat_bound(&mut self, bound: usize) {
-        self.chat_bound = bound.min(self.chat.max_capacity());
+        self.chat_bound = bound;
     }
 
     fn send_item(&self, item: ChatItem) -> bool {
-        let queued = self.chat.max_capacity() - self.chat.capacity();
-        if queued >= self.chat_bound {
+        let mut state = self.chat.lock();
+        if state.closed {
+            return false;
+        }
+        if state.items.len() >= self.chat_bound {
+            drop(state);
             self.kill(ErrorCode::SlowConsumer);
             return false;
         }
-        match self.chat.try_send(item) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.kill(ErrorCode::SlowConsumer);
-                false
-            }
-            Err(TrySendError::Closed(_)) => false,
-        }
+        state.items.push_back(item);
+        drop(state);
+        self.chat.ready.notify_one();
+        true
     }
 
     /// The chunk queue, for transfers relaying to this connection.
@@ -206,19 +267,19 @@ pub async fn write_loop(
                     return Ok(());
                 }
                 _ = close.cancelled() => {
-                    while let Ok(item) = queues.chat.try_recv() {
+                    while let Some(item) = queues.chat.try_recv() {
                         write_chat(&mut out, item, &mut aborted).await?;
                     }
                     out.flush().await?;
                     return out.socket.shutdown().await;
                 }
-                Some(item) = queues.chat.recv() => {
+                item = queues.chat.recv() => {
                     write_chat(&mut out, item, &mut aborted).await?;
                 }
                 Some(item) = queues.chunks.recv() => {
                     // Anything queued for chat before this chunk goes first: this
                     // also keeps a `file` event ahead of its first chunk.
-                    while let Ok(chat) = queues.chat.try_recv() {
+                    while let Some(chat) = queues.chat.try_recv() {
                         write_chat(&mut out, chat, &mut aborted).await?;
                     }
                     // A chunk of an aborted transfer is dropped (and with it

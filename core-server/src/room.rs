@@ -426,7 +426,7 @@ mod tests {
         let room = Room::new(10);
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            let (outbox, q) = outbox::channel(16, 16, 4);
+            let (outbox, q) = outbox::channel(16, 4);
             let link = room.add_link(outbox);
             room.join(link, 0, ClientKind::Terminal, name, None)
                 .unwrap();
@@ -434,7 +434,7 @@ mod tests {
         }
         // Drain welcomes and join announcements.
         for q in &mut queues {
-            while q.chat.try_recv().is_ok() {}
+            while q.chat.try_recv().is_some() {}
         }
         room.say("alice", "hello");
         let frames: Vec<bytes::Bytes> = queues

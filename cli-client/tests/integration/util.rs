@@ -350,13 +350,24 @@ const CURSOR_REPORT: &[u8] = b"\x1b[24;1R";
 
 impl PtyClient {
     pub async fn join(server: &Server, name: &str) -> PtyClient {
+        PtyClient::join_via(server, name, |client| client).await
+    }
+
+    /// Like [`PtyClient::join`], with the shell command line `script` runs
+    /// made by `wrap` from the one that starts the client (e.g. to run it
+    /// under a shell that ignores SIGHUP).
+    pub async fn join_via(
+        server: &Server,
+        name: &str,
+        wrap: impl FnOnce(String) -> String,
+    ) -> PtyClient {
         let root = tempfile::tempdir().unwrap();
-        let command = format!(
+        let command = wrap(format!(
             "{} --server {} --name {name} --no-color --download-dir {}",
             env!("CARGO_BIN_EXE_switchboard"),
             server.addr,
             root.path().join("downloads").display()
-        );
+        ));
         let mut child = Command::new("script")
             .args(["-qefc", &command, "/dev/null"])
             .env("TERM", "xterm")
@@ -444,6 +455,33 @@ impl PtyClient {
         stdin.flush().await.unwrap();
     }
 
+    /// Closes the terminal the way a closed window or a dropped SSH link
+    /// does: `script`, which owns the pseudo-terminal's master side, is
+    /// killed outright, so the client's terminal hangs up under it. Returns
+    /// the client process (a grandchild, found before its parent goes).
+    pub async fn hang_up(mut self) -> Watched {
+        let client = self.process();
+        self.child.start_kill().unwrap();
+        timeout(WAIT, self.child.wait())
+            .await
+            .expect("script dies at once")
+            .unwrap();
+        client
+    }
+
+    /// The client process itself (`script`'s descendant).
+    pub fn process(&self) -> Watched {
+        let script = self.child.id().expect("script is running") as i32;
+        Watched::descendant(script, "switchboard")
+    }
+
+    /// The client's exit status (`script -e` passes it on), if it exits
+    /// within `limit`.
+    pub async fn exit_within(mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = timeout(limit, self.child.wait()).await.ok()?;
+        Some(status.unwrap())
+    }
+
     /// Presses Ctrl-D and waits for the exit status.
     pub async fn leave(mut self) -> ExitStatus {
         self.type_keys("\u{4}").await;
@@ -452,6 +490,82 @@ impl PtyClient {
             Err(_) => panic!("the client did not exit; screen:\n{}", self.text()),
         }
     }
+}
+
+/// A process that is not our child (so `wait` is not possible), watched
+/// through a pidfd: its exit is an event to await, and it is killed when the
+/// test ends, so a failing test leaves no stray client behind.
+pub struct Watched {
+    pidfd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl Watched {
+    /// The descendant of `ancestor` whose command name is `comm` (panics if
+    /// there is none, or several).
+    pub fn descendant(ancestor: i32, comm: &str) -> Watched {
+        let found: Vec<i32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim_end() == comm)
+            })
+            .filter(|&pid| {
+                let mut pid = pid;
+                while let Some(parent) = parent_of(pid) {
+                    if parent == ancestor {
+                        return true;
+                    }
+                    pid = parent;
+                }
+                false
+            })
+            .collect();
+        let [pid] = found[..] else {
+            panic!("expected one {comm} under {ancestor}, found {found:?}");
+        };
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(pid).unwrap(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .expect("pidfd_open (Linux 5.3+)");
+        // SAFETY: the AsyncFd owns the pidfd, so it stays open and the same
+        // for as long as it is registered.
+        let pidfd = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE)
+        };
+        Watched {
+            pidfd: pidfd.unwrap(),
+        }
+    }
+
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        rustix::process::pidfd_send_signal(self.pidfd.get_ref(), signal).unwrap();
+    }
+
+    /// Whether the process exits within `limit` (a pidfd becomes readable
+    /// when its process ends).
+    pub async fn exits_within(&self, limit: Duration) -> bool {
+        timeout(limit, self.pidfd.readable()).await.is_ok()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Fails harmlessly once the process is gone; the pidfd cannot name
+        // another process that reused the pid.
+        let _ =
+            rustix::process::pidfd_send_signal(self.pidfd.get_ref(), rustix::process::Signal::KILL);
+    }
+}
+
+/// The parent of `pid` (from /proc/<pid>/stat), if it is above init.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses.
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let ppid: i32 = after_comm.split_whitespace().nth(1)?.parse().ok()?;
+    (ppid > 1).then_some(ppid)
 }
 
 /// Drops ANSI escape sequences (CSI and the two-byte ones the editor uses).
