@@ -157,7 +157,7 @@ else
     # ngircd's JOIN handling is quadratic in the channel size: 5 000 users took ~15 min to join here, so the
     # IRC peer runs the room sizes up to 1 000 (BENCHMARKS.md says so next to the table).
     BROADCAST_N=100,1000,5000; BROADCAST_N_IRC=100,1000; FANOUT_N=1000
-    FANOUT_RATES=25,50,100,200,400,800,1600,3200; PAIRS=500; IDLE_N=2000; FILE_MIB=100; GATEWAY_N=500
+    FANOUT_RATES=50,100,200,400,800,1600,3200; PAIRS=500; IDLE_N=1000; FILE_MIB=100; GATEWAY_N=500
     SECS=5; STEP=3
 fi
 
