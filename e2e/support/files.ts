@@ -53,9 +53,13 @@ export function makePng(width = 4, height = 3): Buffer {
   ]);
 }
 
+/** Temporary directories made by `writeTempFile`, removed by `removeTempFiles` after each test. */
+const tempDirs: string[] = [];
+
 /** Writes `bytes` as `name` in a fresh temporary directory and returns the full path. */
 export function writeTempFile(name: string, bytes: Buffer): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-src-'));
+  tempDirs.push(dir);
   const file = path.join(dir, name);
   fs.writeFileSync(file, bytes);
   return file;
@@ -63,4 +67,9 @@ export function writeTempFile(name: string, bytes: Buffer): string {
 
 export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Removes every file `writeTempFile` made so far. */
+export function removeTempFiles(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 import { test as base, expect, Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
 import { WebUser } from './browser';
+import { removeTempFiles } from './files';
 import { Terminal } from './terminal';
 
 export interface System {
@@ -13,6 +14,8 @@ export interface System {
 }
 
 interface Fixtures {
+  /** Runs around every test: removes the temporary source files the test wrote. */
+  tempFiles: void;
   sys: System;
   /** `unique('ann')` → `ann-3f9a1c`: tests share one room, so every name and text is made unique. */
   unique: (prefix: string) => string;
@@ -25,6 +28,14 @@ interface Fixtures {
 }
 
 export const test = base.extend<Fixtures>({
+  tempFiles: [
+    async ({}, use) => {
+      await use();
+      removeTempFiles();
+    },
+    { auto: true },
+  ],
+
   sys: async ({}, use) => {
     const httpUrl = process.env.SB_HTTP_URL;
     const coreAddr = process.env.SB_CORE_ADDR;
