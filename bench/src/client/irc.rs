@@ -155,39 +155,11 @@ pub async fn run(
 }
 
 /// After stalling: did the server drop us (an `ERROR` line or a close)?
-async fn read_back(mut conn: Conn, idx: u32, rec: &Recorder) -> End {
-    let read = async {
-        loop {
-            match conn.next().await {
-                Some(Ok(text)) if text.starts_with("ERROR") => {
-                    return End {
-                        closed_by_server: true,
-                        reason: Some(text),
-                    };
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    return End {
-                        closed_by_server: true,
-                        reason: Some(e.to_string()),
-                    };
-                }
-                None => {
-                    return End {
-                        closed_by_server: true,
-                        reason: None,
-                    };
-                }
-            }
-        }
-    };
-    let end = tokio::time::timeout(super::native::STALLED_READ_BACK, read)
-        .await
-        .unwrap_or_default();
-    if end.closed_by_server {
-        rec.mark_disconnected(idx);
-    }
-    end
+async fn read_back(conn: Conn, idx: u32, rec: &Recorder) -> End {
+    super::read_back(conn, idx, rec, |text: String| {
+        text.starts_with("ERROR").then_some(Some(text))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod ws;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use futures_util::{Stream, StreamExt};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{Error, metrics::Recorder};
@@ -70,6 +71,46 @@ pub struct End {
     pub closed_by_server: bool,
     /// The server's reason, when it gave one (`bye` code, IRC `ERROR` text).
     pub reason: Option<String>,
+}
+
+/// After a slow consumer stops stalling: reads back what piled up (for at most
+/// [`native::STALLED_READ_BACK`]) to learn whether the server dropped it, and
+/// why. `goodbye` recognises the protocol's own "you are dropped" item (`bye`,
+/// IRC `ERROR`, a WebSocket close) and returns its reason; a read error or the
+/// end of the stream counts as a drop too.
+async fn read_back<S, T, E>(
+    mut conn: S,
+    idx: u32,
+    rec: &Recorder,
+    goodbye: impl Fn(T) -> Option<Option<String>>,
+) -> End
+where
+    S: Stream<Item = Result<T, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let read = async {
+        loop {
+            let reason = match conn.next().await {
+                Some(Ok(item)) => match goodbye(item) {
+                    Some(reason) => reason,
+                    None => continue,
+                },
+                Some(Err(e)) => Some(e.to_string()),
+                None => None,
+            };
+            return End {
+                closed_by_server: true,
+                reason,
+            };
+        }
+    };
+    let end = tokio::time::timeout(native::STALLED_READ_BACK, read)
+        .await
+        .unwrap_or_default();
+    if end.closed_by_server {
+        rec.mark_disconnected(idx);
+    }
+    end
 }
 
 /// A connected user, in the room.

@@ -163,7 +163,7 @@ pub async fn run(
 /// The slow consumer: never reads again until told to quit, then reads back
 /// what piled up to learn whether the server dropped it, and why.
 async fn stalled(
-    mut conn: Conn,
+    conn: Conn,
     idx: u32,
     rec: &Recorder,
     mut commands: mpsc::Receiver<Command>,
@@ -173,39 +173,9 @@ async fn stalled(
             break;
         }
     }
-    let read_back = async {
-        loop {
-            match conn.next().await {
-                Some(Ok(Frame {
-                    msg: ServerMsg::Bye { code, .. },
-                    ..
-                })) => {
-                    return End {
-                        closed_by_server: true,
-                        reason: Some(format!("{code:?}")),
-                    };
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    return End {
-                        closed_by_server: true,
-                        reason: Some(e.to_string()),
-                    };
-                }
-                None => {
-                    return End {
-                        closed_by_server: true,
-                        reason: None,
-                    };
-                }
-            }
-        }
-    };
-    let end = tokio::time::timeout(STALLED_READ_BACK, read_back)
-        .await
-        .unwrap_or_default();
-    if end.closed_by_server {
-        rec.mark_disconnected(idx);
-    }
-    end
+    super::read_back(conn, idx, rec, |frame: Frame<ServerMsg>| match frame.msg {
+        ServerMsg::Bye { code, .. } => Some(Some(format!("{code:?}"))),
+        _ => None,
+    })
+    .await
 }

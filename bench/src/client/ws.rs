@@ -181,39 +181,12 @@ pub async fn run(
 }
 
 /// After stalling: did the server close us?
-async fn read_back(mut conn: Conn, idx: u32, rec: &Recorder) -> End {
-    let read = async {
-        loop {
-            match conn.next().await {
-                Some(Ok(Message::Close(frame))) => {
-                    return End {
-                        closed_by_server: true,
-                        reason: frame.map(|f| f.reason.to_string()),
-                    };
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    return End {
-                        closed_by_server: true,
-                        reason: Some(e.to_string()),
-                    };
-                }
-                None => {
-                    return End {
-                        closed_by_server: true,
-                        reason: None,
-                    };
-                }
-            }
-        }
-    };
-    let end = tokio::time::timeout(super::native::STALLED_READ_BACK, read)
-        .await
-        .unwrap_or_default();
-    if end.closed_by_server {
-        rec.mark_disconnected(idx);
-    }
-    end
+async fn read_back(conn: Conn, idx: u32, rec: &Recorder) -> End {
+    super::read_back(conn, idx, rec, |msg: Message| match msg {
+        Message::Close(frame) => Some(frame.map(|f| f.reason.to_string())),
+        _ => None,
+    })
+    .await
 }
 
 #[cfg(test)]
