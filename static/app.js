@@ -113,12 +113,13 @@
     return node;
   }
 
+  // The same format as the server's (protocol::human_size): one decimal.
   function humanSize(n) {
     if (n < 1024) return `${n} B`;
     const units = ['KiB', 'MiB', 'GiB', 'TiB'];
     let v = n / 1024; let u = 0;
     while (v >= 1024 && u < units.length - 1) { v /= 1024; u += 1; }
-    return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+    return `${v.toFixed(1)} ${units[u]}`;
   }
 
   function addEntry(msg) {

@@ -20,7 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod swarm;
 
-use core_server::codec::CodecError;
+use protocol::codec::CodecError;
 
 /// What can go wrong while driving a load.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use core_server::protocol::FileKind;
+use protocol::FileKind;
 
 /// Every command: name, arguments, what it does; in the order `/help` lists
 /// them. Tab completion offers these names.

@@ -18,12 +18,10 @@
 mod app;
 mod args;
 mod command;
-mod connection;
 mod interactive;
-mod pace;
 mod render;
 mod room;
-mod safe_name;
+mod save;
 mod scripted;
 mod session;
 mod transfer_in;

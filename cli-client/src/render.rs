@@ -6,10 +6,8 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Local, TimeZone};
-use core_server::protocol::{
-    ClientKind, Event, EventBody, FileKind, Millis, Seq, Target, UserInfo,
-};
 use nu_ansi_term::{Color, Style};
+use protocol::{ClientKind, Event, EventBody, FileKind, Millis, Seq, Target, UserInfo, human_size};
 use serde_json::{Value, json};
 
 /// Something to show. Events from the server keep their seq and time.
@@ -510,22 +508,6 @@ impl TextStyle {
     }
 }
 
-/// `1234567` -> `1.2 MiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,14 +555,6 @@ mod tests {
             old,
             json!({"kind": "history", "event": "message", "from": "bob", "text": "hi", "seq": 3, "ts": 9})
         );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(100 * 1024 * 1024), "100.0 MiB");
     }
 
     #[test]

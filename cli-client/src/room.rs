@@ -8,23 +8,27 @@ use std::{
     time::Duration,
 };
 
-use core_server::{
-    codec::Frame,
-    protocol::{ClientMsg, ErrorCode, EventBody, Limits, ServerMsg, Target, UserInfo},
-};
 use indicatif::ProgressBar;
+use protocol::{
+    ClientMsg, ErrorCode, EventBody, Limits, ServerMsg, Target, UserInfo, client::Outbox,
+    codec::Frame, rate::Pacer,
+};
 use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
 
 use crate::{
     command::{self, Command, Recipient},
-    connection::Outbox,
-    pace::Pacer,
     render::Output,
     session::{DRAIN_NONCE, ViewHandle},
     transfer_in::{Announced, Incoming},
     transfer_out::{self, Prepared, Progress},
     ui::Ui,
 };
+
+/// Frames per second left to the server's limit for what is not paced
+/// (pongs, pings, file offers and cancels).
+const HEADROOM_RATE: u32 = 2;
+/// The same, of the server's burst.
+const HEADROOM_BURST: u32 = 4;
 
 /// At the end of input, how long to wait for delivery receipts after the
 /// last sign of progress before giving up on them.
@@ -87,7 +91,12 @@ impl Room {
             view,
             download_dir,
             me,
-            pacer: Pacer::new(&limits),
+            pacer: Pacer::below(
+                limits.rate_per_sec,
+                limits.rate_burst,
+                HEADROOM_RATE,
+                HEADROOM_BURST,
+            ),
             limits,
             users: BTreeMap::new(),
             outbox,
@@ -404,7 +413,7 @@ impl Room {
                 if let Some(incoming) = self.incoming.remove(&transfer) {
                     let announced = incoming.announced.clone();
                     incoming.discard().await;
-                    self.receive_failed(&announced, &code_str(code), message);
+                    self.receive_failed(&announced, code.as_str(), message);
                 }
                 self.ignored.remove(&transfer);
             }
@@ -446,7 +455,7 @@ impl Room {
                     me: self.me.clone(),
                 });
             }
-            ServerMsg::Error { code, message } => self.error(&code_str(code), message),
+            ServerMsg::Error { code, message } => self.error(code.as_str(), message),
             ServerMsg::Ping { nonce } => self.send(ClientMsg::Pong { nonce }).await,
             ServerMsg::Bye { message, .. } => return Some(format!("the server said: {message}")),
             ServerMsg::Pong { nonce } => {
@@ -481,7 +490,7 @@ impl Room {
             to,
             name,
             path: Some(path),
-            code: code_str(code),
+            code: code.as_str().to_string(),
             text: message,
         });
     }
@@ -553,12 +562,4 @@ impl Room {
             });
         }
     }
-}
-
-/// The protocol's snake_case name of an error code.
-fn code_str(code: ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{code:?}"))
 }

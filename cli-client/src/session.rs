@@ -10,8 +10,12 @@ use std::{
     time::Duration,
 };
 
-use core_server::protocol::{ClientMsg, ErrorCode, Limits, validate_name};
 use futures_util::StreamExt;
+use protocol::{
+    ClientMsg, ErrorCode, Limits,
+    client::{Conn, Dialer, Joined, Welcome, spawn_writer},
+    validate_name,
+};
 use tokio::{
     sync::mpsc,
     time::{Instant, interval, sleep, timeout},
@@ -20,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     command::{self, Command},
-    connection::{self, Conn, Joined, Welcome},
     render::{ConnectionState, Output},
     room::Room,
     ui::Ui,
@@ -81,6 +84,12 @@ impl ViewHandle {
         (self.changed)();
     }
 }
+
+/// Capacity of the writer's control queue (frames).
+const CONTROL_QUEUE: usize = 256;
+/// Capacity of its file queue (chunks of `CHUNK_SIZE`): small, so a file
+/// never sits in memory and chat never waits behind many chunks.
+const FILE_QUEUE: usize = 4;
 
 /// Silence from the server after which we ping it.
 const PING_AFTER: Duration = Duration::from_secs(15);
@@ -285,7 +294,11 @@ impl Session {
         joined_before: bool,
     ) -> Result<(Conn, Limits, Welcome), Setback> {
         let server = self.opts.server.clone();
-        let (mut conn, info) = match connection::connect(&server).await {
+        let dialer = Dialer::new(
+            server,
+            concat!("switchboard-cli/", env!("CARGO_PKG_VERSION")),
+        );
+        let (mut conn, info) = match dialer.connect().await {
             Ok(ok) => ok,
             // The first time, an unreachable server is the user's problem to
             // fix (wrong address, server not started): say so and stop.
@@ -311,7 +324,7 @@ impl Session {
                     .await?;
                 continue;
             }
-            let joined = connection::join(&mut conn, &server, &name).await;
+            let joined = dialer.join(&mut conn, &name, None).await;
             match joined {
                 Ok(Joined::Welcome(welcome)) => {
                     self.name = Some(welcome.name.clone());
@@ -345,7 +358,7 @@ impl Session {
     ) -> Ended {
         tracing::info!(name = %welcome.name, users = welcome.users.len(), history = welcome.history.len(), "joined");
         let (sink, mut stream) = conn.split();
-        let (outbox, mut writer) = connection::spawn_writer(sink);
+        let (outbox, mut writer) = spawn_writer(sink, CONTROL_QUEUE, FILE_QUEUE);
         let (progress_tx, mut progress_rx) = mpsc::channel(64);
         let me = welcome.name.clone();
         let mut room = Room::new(

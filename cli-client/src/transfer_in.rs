@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use core_server::protocol::{FileKind, Millis, Seq, Target};
 use indicatif::ProgressBar;
+use protocol::{FileKind, Millis, Seq, Target};
 use sha2::{Digest, Sha256};
 use tokio::{fs, io::AsyncWriteExt};
 
-use crate::safe_name;
+use crate::save;
 
 /// Why a received file was not kept.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ impl Incoming {
         bar: ProgressBar,
     ) -> Result<Incoming, ReceiveError> {
         fs::create_dir_all(dir).await?;
-        let safe = safe_name::sanitize(&announced.name);
+        let safe = protocol::safe_file_name(&announced.name);
         let part_path = dir.join(format!(".{safe}.{}.part", announced.transfer));
         let file = fs::OpenOptions::new()
             .write(true)
@@ -108,10 +108,10 @@ impl Incoming {
             self.discard().await;
             return Err(e);
         }
-        let safe = safe_name::sanitize(&self.announced.name);
+        let safe = protocol::safe_file_name(&self.announced.name);
         let (part, dir) = (self.part_path.clone(), dir.to_path_buf());
         self.bar.finish_and_clear();
-        let placed = tokio::task::spawn_blocking(move || safe_name::place(&part, &dir, &safe))
+        let placed = tokio::task::spawn_blocking(move || save::place(&part, &dir, &safe))
             .await
             .map_err(std::io::Error::other)?;
         match placed {

@@ -5,11 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
-use core_server::{
-    codec::Frame,
-    protocol::{CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, sniff_image},
-};
 use indicatif::ProgressBar;
+use protocol::{CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, codec::Frame, sniff_image};
 use sha2::{Digest, Sha256};
 use tokio::{
     fs::File,

@@ -6,7 +6,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 
-use crate::{error::ServerError, protocol::Limits};
+use protocol::{Limits, parse_duration};
+
+use crate::error::ServerError;
 
 /// Default address of the server (`--listen`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -180,7 +182,7 @@ impl Config {
     /// error at start rather than odd behaviour later.
     pub fn validate(&self) -> Result<(), ServerError> {
         let bad = |why: String| Err(ServerError::Config(why));
-        let min_frame = (crate::protocol::CHUNK_SIZE as u32).max(self.max_message) + FRAME_OVERHEAD;
+        let min_frame = (protocol::CHUNK_SIZE as u32).max(self.max_message) + FRAME_OVERHEAD;
         if self.max_frame < min_frame {
             return bad(format!(
                 "--max-frame must be at least {min_frame} (a 64 KiB chunk or the longest message, plus header)"
@@ -212,22 +214,6 @@ impl Config {
             return bad("--gateway-token must not be empty".into());
         }
         Ok(())
-    }
-}
-
-/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 250ms, 10s or 2m"))?;
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
     }
 }
 

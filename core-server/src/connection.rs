@@ -18,14 +18,16 @@ use tokio::{
 use tokio_util::{codec::FramedRead, sync::CancellationToken};
 use tracing::{debug, info};
 
-use crate::{
+use protocol::{
+    ClientKind, ClientMsg, ErrorCode, LINK_SESSION, PROTOCOL_VERSION, ServerMsg, SessionId,
     codec::{CodecError, Frame, ServerCodec},
+    rate::RateLimit,
+    secrets_match,
+};
+
+use crate::{
     config::Config,
     outbox::{self, Outbox, bye_msg},
-    protocol::{
-        ClientKind, ClientMsg, ErrorCode, LINK_SESSION, PROTOCOL_VERSION, ServerMsg, SessionId,
-    },
-    rate::TokenBucket,
     room::{LinkId, Offer, Room},
     transfer::{Ctx, Failure, Transfer},
 };
@@ -42,7 +44,7 @@ struct Session {
     /// The name it joined with.
     name: String,
     /// The per-user rate limit.
-    bucket: TokenBucket,
+    bucket: RateLimit,
     /// Files it is sending, by its own id.
     transfers: HashMap<u32, Transfer>,
     /// Ids of its transfers that were refused or failed: their late chunks are
@@ -74,7 +76,7 @@ struct Connection {
     sessions: HashMap<SessionId, Session>,
     /// Rate limit for frames not from a joined user (before join, and a gateway
     /// link's own session 0).
-    link_bucket: TokenBucket,
+    link_bucket: RateLimit,
     /// Whether the login is done: a direct connection joined, or a gateway
     /// link's hello was accepted.
     logged_in: bool,
@@ -100,7 +102,7 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let stop = shutdown.child_token();
     let mut conn = Connection {
         room,
-        link_bucket: TokenBucket::new(config.rate_per_sec, config.rate_burst),
+        link_bucket: RateLimit::new(config.rate_per_sec, config.rate_burst),
         config,
         outbox,
         stop: stop.clone(),
@@ -318,7 +320,7 @@ impl Connection {
                 }
                 if let Some(token) = gateway_token {
                     let expected = self.config.gateway_token.as_deref();
-                    if !expected.is_some_and(|e| constant_time_eq(e.as_bytes(), token.as_bytes())) {
+                    if !expected.is_some_and(|e| secrets_match(token.as_bytes(), e.as_bytes())) {
                         info!(client, "gateway link refused: wrong token");
                         return Flow::Close(Some(ErrorCode::Unauthorized));
                     }
@@ -397,7 +399,7 @@ impl Connection {
                     session,
                     Session {
                         name: name.to_string(),
-                        bucket: TokenBucket::new(self.config.rate_per_sec, self.config.rate_burst),
+                        bucket: RateLimit::new(self.config.rate_per_sec, self.config.rate_burst),
                         transfers: HashMap::new(),
                         dead: HashSet::new(),
                     },
@@ -680,12 +682,4 @@ impl Connection {
         self.mark_dead(session, transfer.id);
         self.file_failed(session, transfer.id, failure.code, failure.message);
     }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

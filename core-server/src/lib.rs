@@ -1,12 +1,12 @@
-//! Switchboard's core: the TCP chat server and the native protocol.
+//! Switchboard's core: the TCP chat server and all room state.
 //!
 //! Run it with [`serve`] and a [`Config`] (the `core-server` binary is a thin
 //! wrapper; the web gateway embeds it the same way).
 //!
 //! # Layout
-//! - [`protocol`]: the messages in memory, name rules, image sniffing.
-//! - [`codec`]: bytes <-> frames; the only place that frames bytes. The
-//!   terminal client and the web gateway use it too.
+//! The messages and the codec are the `protocol` crate's: this crate frames no
+//! bytes itself.
+//!
 //! - [`config`]: every limit and option, as `clap` flags and a plain struct.
 //! - `server.rs`: [`serve`], the accept loop, connection limit and shutdown.
 //! - `connection.rs`: one connection's reader loop: hello, join, commands,
@@ -16,16 +16,12 @@
 //! - `room.rs`: the shared room state (members, history, seq) behind a cheap
 //!   `Clone` handle; fan-out of broadcasts, encoded once.
 //! - `transfer.rs`: relaying one file: hashing, image check, backpressure.
-//! - `rate.rs`: the token bucket.
 //! - [`error`]: the error type, [`ServerError`].
 
-pub mod codec;
 pub mod config;
 mod connection;
 pub mod error;
 mod outbox;
-pub mod protocol;
-mod rate;
 mod room;
 mod server;
 mod transfer;

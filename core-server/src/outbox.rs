@@ -25,11 +25,12 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use protocol::{
+    ErrorCode, LINK_SESSION, ServerMsg,
     codec::{Encoded, encode},
-    protocol::{ErrorCode, LINK_SESSION, ServerMsg},
-    transfer::Delivery,
 };
+
+use crate::transfer::Delivery;
 
 /// A frame for the chat queue.
 #[derive(Debug)]

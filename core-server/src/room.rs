@@ -14,14 +14,12 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    codec::encode,
-    outbox::Outbox,
-    protocol::{
-        ClientKind, ErrorCode, Event, EventBody, FileKind, LINK_SESSION, Millis, Seq, ServerMsg,
-        SessionId, Target, UserInfo, validate_name,
-    },
+use protocol::{
+    ClientKind, ErrorCode, Event, EventBody, FileKind, LINK_SESSION, Millis, Seq, ServerMsg,
+    SessionId, Target, UserInfo, codec::encode, validate_name,
 };
+
+use crate::outbox::Outbox;
 
 /// Identifies one connection (direct or gateway link) inside the room.
 pub type LinkId = u64;

@@ -101,9 +101,9 @@ pub async fn serve(
 /// Tells a connection over the limit why, then closes it.
 async fn refuse_full(mut socket: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let bye = crate::codec::encode(
-            crate::protocol::LINK_SESSION,
-            &crate::outbox::bye_msg(crate::protocol::ErrorCode::ServerFull),
+        let bye = protocol::codec::encode(
+            protocol::LINK_SESSION,
+            &crate::outbox::bye_msg(protocol::ErrorCode::ServerFull),
             &[],
         );
         socket.write_all(&bye.0).await?;

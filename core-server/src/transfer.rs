@@ -13,10 +13,14 @@ use sha2::{Digest, Sha256};
 use tokio::{sync::mpsc::error::TrySendError, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use protocol::{
+    ErrorCode, FileKind, SNIFF_LEN, ServerMsg, SessionId,
     codec::{Encoded, encode},
+    sniff_image,
+};
+
+use crate::{
     outbox::{ChunkItem, Outbox},
-    protocol::{ErrorCode, FileKind, SNIFF_LEN, ServerMsg, SessionId, sniff_image},
     room::RecipientCopy,
 };
 

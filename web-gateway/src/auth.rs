@@ -60,12 +60,7 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 
 /// Compares a submitted CSRF token without leaking where it differs.
 pub fn csrf_matches(expected: &str, given: &str) -> bool {
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    protocol::secrets_match(given.as_bytes(), expected.as_bytes())
 }
 
 #[cfg(test)]

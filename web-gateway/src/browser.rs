@@ -8,7 +8,7 @@
 //! missed, nothing twice.
 
 use axum::extract::ws::Utf8Bytes;
-use core_server::protocol::{ClientKind, FileKind, Millis, UserInfo};
+use protocol::{ClientKind, FileKind, Millis, UserInfo};
 use serde::{Deserialize, Serialize};
 
 /// Something for the timeline. Serialised together with its `seq` by [`render`].

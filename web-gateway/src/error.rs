@@ -22,7 +22,7 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
-    #[error("the file is larger than the limit of {}", crate::human_size(*.limit))]
+    #[error("the file is larger than the limit of {}", protocol::human_size(*.limit))]
     TooLarge { limit: u64 },
     /// The core refused something (no such user, file too large, …).
     #[error("{0}")]

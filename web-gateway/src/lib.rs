@@ -39,7 +39,7 @@ use axum::{
     routing::{get, post},
     serve::ListenerExt,
 };
-use core_server::protocol::{ClientMsg, SessionId};
+use protocol::{ClientMsg, SessionId};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -271,34 +271,4 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
         let _ = task.await;
     }
     result
-}
-
-/// `1.5 MiB`-style sizes for people.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn human_sizes() {
-        assert_eq!(super::human_size(0), "0 B");
-        assert_eq!(super::human_size(1023), "1023 B");
-        assert_eq!(super::human_size(1536), "1.5 KiB");
-        assert_eq!(super::human_size(100 * 1024 * 1024), "100 MiB");
-    }
 }

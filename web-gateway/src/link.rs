@@ -19,13 +19,11 @@
 use std::{collections::HashMap, time::Duration};
 
 use bytes::Bytes;
-use core_server::{
-    codec::{ClientCodec, CodecError, Frame},
-    protocol::{
-        ClientMsg, Event, EventBody, LINK_SESSION, Limits, PROTOCOL_VERSION, ServerMsg, SessionId,
-    },
-};
 use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    ClientMsg, Event, EventBody, LINK_SESSION, Limits, PROTOCOL_VERSION, ServerMsg, SessionId,
+    codec::{ClientCodec, CodecError, Frame},
+};
 use tokio::{
     net::TcpStream,
     sync::{mpsc, watch},

@@ -10,10 +10,12 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use core_server::protocol::{ClientKind, ClientMsg, ErrorCode, validate_name};
+use protocol::{ClientKind, ClientMsg, ErrorCode, validate_name};
 use serde::Deserialize;
 
-use crate::{AppState, auth, error::AppError, human_size, sessions::JoinError};
+use protocol::human_size;
+
+use crate::{AppState, auth, error::AppError, sessions::JoinError};
 
 /// How long the join page waits for the core's welcome.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -15,7 +15,7 @@ use std::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use core_server::protocol::{
+use protocol::{
     ClientKind, ErrorCode, Event, EventBody, Seq, ServerMsg, SessionId, Target, UserInfo,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -728,12 +728,8 @@ impl Hub {
                 ));
             }
             _ => {
-                let code = serde_json::to_value(code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
                 session.send(&browser::control(&Control::Error {
-                    code: &code,
+                    code: code.as_str(),
                     message,
                 }));
             }

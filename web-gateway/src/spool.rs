@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use core_server::protocol::{SNIFF_LEN, SessionId, sniff_image};
+use protocol::{SNIFF_LEN, SessionId, sniff_image};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 

@@ -18,13 +18,13 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use bytes::BytesMut;
-use core_server::protocol::{
-    CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, sniff_image, validate_name,
-};
+use protocol::{CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, sniff_image, validate_name};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{AppState, auth, error::AppError, human_size, sessions::UploadReply};
+use protocol::human_size;
+
+use crate::{AppState, auth, error::AppError, sessions::UploadReply};
 
 /// Room for the multipart framing and the small fields around the file.
 pub const MULTIPART_SLACK: u64 = 64 * 1024;
@@ -240,7 +240,7 @@ async fn spool_field(
 /// Offers the file, waits for the core to accept, then streams the chunks.
 async fn send_to_core(
     state: &AppState,
-    session: core_server::protocol::SessionId,
+    session: protocol::SessionId,
     generation: u64,
     file: &Received,
     name: &str,
@@ -282,7 +282,7 @@ async fn send_to_core(
 
 async fn stream_chunks(
     state: &AppState,
-    session: core_server::protocol::SessionId,
+    session: protocol::SessionId,
     generation: u64,
     id: u32,
     file: &Received,

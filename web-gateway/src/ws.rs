@@ -4,7 +4,7 @@
 //! forwards the browser's messages to the core link); the first to end aborts
 //! the other, then the socket is unregistered once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::{
     extract::{
@@ -14,8 +14,8 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
-use core_server::protocol::ClientMsg;
 use futures_util::{SinkExt, StreamExt};
+use protocol::ClientMsg;
 use serde::Deserialize;
 
 use crate::{
@@ -133,11 +133,11 @@ async fn serve(socket: WebSocket, state: AppState, session: SessionInfo, since: 
     let recv_session = session.clone();
     let mut recv_task = tokio::spawn(async move {
         let config = &recv_state.config;
-        let mut bucket = TokenBucket::new(config.ws_rate, config.ws_burst);
+        let bucket = protocol::rate::RateLimit::new(config.ws_rate, config.ws_burst);
         while let Ok(Some(Ok(msg))) = tokio::time::timeout(SILENCE_TIMEOUT, stream.next()).await {
             match msg {
                 Message::Text(text) => {
-                    if !bucket.take() {
+                    if !bucket.try_take() {
                         recv_state.hub.send_control(
                             recv_session.id,
                             &Control::Error {
@@ -187,41 +187,5 @@ fn handle(state: &AppState, session: &SessionInfo, text: &str) {
     }
     if let Err(e) = state.link.send(session.id, to_core) {
         error("reconnecting", &format!("not sent: {e}"));
-    }
-}
-
-/// Per-socket rate limit: `burst` messages at once, `rate` per second after.
-struct TokenBucket {
-    /// Messages that may be sent now.
-    tokens: f64,
-    /// Refill per second.
-    rate: f64,
-    /// Most tokens kept.
-    burst: f64,
-    /// When `tokens` was last refilled.
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: u32, burst: u32) -> Self {
-        TokenBucket {
-            tokens: f64::from(burst),
-            rate: f64::from(rate),
-            burst: f64::from(burst),
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }

@@ -4,11 +4,11 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use core_server::{
-    codec::{ClientCodec, Frame},
-    protocol::{ClientMsg, EventBody, PROTOCOL_VERSION, ServerMsg},
-};
 use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    ClientMsg, EventBody, PROTOCOL_VERSION, ServerMsg,
+    codec::{ClientCodec, Frame},
+};
 use tokio::{
     net::{TcpSocket, TcpStream},
     sync::mpsc,

@@ -14,11 +14,8 @@ use std::{
 };
 
 use bytes::Bytes;
-use core_server::{
-    codec::Frame,
-    protocol::{CHUNK_SIZE, ClientMsg, EventBody, FileKind, ServerMsg, Target as To},
-};
 use futures_util::{SinkExt, StreamExt};
+use protocol::{CHUNK_SIZE, ClientMsg, EventBody, FileKind, ServerMsg, Target as To, codec::Frame};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;

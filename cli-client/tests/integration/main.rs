@@ -5,7 +5,7 @@ mod util;
 
 use std::path::Path;
 
-use core_server::protocol::{ClientMsg, FileKind, ServerMsg, Target};
+use protocol::{ClientMsg, FileKind, ServerMsg, Target};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
@@ -591,7 +591,7 @@ async fn a_recipient_leaving_mid_transfer_fails_it_and_the_sender_still_exits_cl
         .send(&format!("/sendfile quitter {}", path.display()))
         .await;
     quitter
-        .expect(|m| matches!(m, ServerMsg::Event(e) if matches!(e.event, core_server::protocol::EventBody::File { .. })))
+        .expect(|m| matches!(m, ServerMsg::Event(e) if matches!(e.event, protocol::EventBody::File { .. })))
         .await;
     drop(quitter);
     let failed = alice.expect(|v| v["kind"] == "file_failed").await;

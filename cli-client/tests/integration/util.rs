@@ -9,11 +9,11 @@ use std::{
     time::Duration,
 };
 
-use core_server::{
-    codec::{ClientCodec, Frame},
-    protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg},
-};
 use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    ClientMsg, PROTOCOL_VERSION, ServerMsg,
+    codec::{ClientCodec, Frame},
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;

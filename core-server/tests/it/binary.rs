@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use core_server::protocol::ErrorCode;
+use protocol::ErrorCode;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::Command,
@@ -72,7 +72,7 @@ async fn sigterm_tells_clients_and_exits_cleanly() {
     })
     .await
     .expect("server logs its address");
-    let mut alice = Client::connect(addr).await;
+    let mut alice = RawClient::connect(addr).await;
     alice.hello().await;
     alice.join("alice").await.unwrap();
 

@@ -1,16 +1,18 @@
 //! Files and images: relay with identical bytes, image check, failures,
 //! flow control, and chat overtaking a big file.
 
-use core_server::{
-    Config,
-    protocol::{ClientMsg, ErrorCode, EventBody, FileKind, ServerMsg, Target},
-};
+use core_server::Config;
+use protocol::{ClientMsg, ErrorCode, EventBody, FileKind, ServerMsg, Target};
 
 use crate::support::*;
 
 /// The sender's notices about transfer `id` until `n` recipients are settled:
 /// (recipient, Ok(()) for delivered or Err(code)).
-async fn outcomes(sender: &mut Client, id: u32, n: usize) -> Vec<(String, Result<(), ErrorCode>)> {
+async fn outcomes(
+    sender: &mut RawClient,
+    id: u32,
+    n: usize,
+) -> Vec<(String, Result<(), ErrorCode>)> {
     let mut out = Vec::new();
     while out.len() < n {
         let outcome = sender
@@ -40,7 +42,7 @@ async fn outcomes(sender: &mut Client, id: u32, n: usize) -> Vec<(String, Result
 }
 
 /// The sender's `file_accepted` for `id`: (transfer, recipients).
-async fn accepted(sender: &mut Client, id: u32) -> (u64, Vec<String>) {
+async fn accepted(sender: &mut RawClient, id: u32) -> (u64, Vec<String>) {
     sender
         .until(|f| match &f.msg {
             ServerMsg::FileAccepted {
@@ -54,7 +56,7 @@ async fn accepted(sender: &mut Client, id: u32) -> (u64, Vec<String>) {
 }
 
 /// The sender's `file_failed` without `to` for `id`.
-async fn whole_failure(sender: &mut Client, id: u32) -> ErrorCode {
+async fn whole_failure(sender: &mut RawClient, id: u32) -> ErrorCode {
     sender
         .until(|f| match &f.msg {
             ServerMsg::FileFailed {
@@ -69,7 +71,7 @@ async fn whole_failure(sender: &mut Client, id: u32) -> ErrorCode {
         .await
 }
 
-async fn room_of(server: &TestServer, names: &[&str]) -> Vec<Client> {
+async fn room_of(server: &TestCore, names: &[&str]) -> Vec<RawClient> {
     let mut clients = Vec::new();
     for name in names {
         let client = server.join(name).await;
@@ -86,7 +88,7 @@ async fn room_of(server: &TestServer, names: &[&str]) -> Vec<Client> {
 
 #[tokio::test]
 async fn a_file_reaches_one_user_with_identical_bytes_and_the_sender_hears_so() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob, mut carol] = room_of(&server, &["alice", "bob", "carol"])
         .await
         .try_into()
@@ -129,7 +131,7 @@ async fn a_file_reaches_one_user_with_identical_bytes_and_the_sender_hears_so() 
 
 #[tokio::test]
 async fn a_file_to_the_room_reaches_everyone_else() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob, mut carol] = room_of(&server, &["alice", "bob", "carol"])
         .await
         .try_into()
@@ -164,7 +166,7 @@ async fn a_file_to_the_room_reaches_everyone_else() {
 
 #[tokio::test]
 async fn an_image_is_relayed_and_checked_by_its_bytes() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()
@@ -229,7 +231,7 @@ async fn an_image_is_relayed_and_checked_by_its_bytes() {
 
 #[tokio::test]
 async fn a_non_image_sent_as_an_image_is_refused() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()
@@ -255,7 +257,7 @@ async fn a_non_image_sent_as_an_image_is_refused() {
 
 #[tokio::test]
 async fn bytes_that_do_not_match_the_offer_are_never_presented_as_complete() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()
@@ -307,7 +309,7 @@ async fn bytes_that_do_not_match_the_offer_are_never_presented_as_complete() {
 
 #[tokio::test]
 async fn the_sender_is_told_when_a_recipient_leaves_mid_transfer() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()
@@ -340,7 +342,7 @@ async fn the_sender_is_told_when_a_recipient_leaves_mid_transfer() {
 
 #[tokio::test]
 async fn recipients_are_told_when_the_sender_leaves_mid_transfer() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob, mut carol] = room_of(&server, &["alice", "bob", "carol"])
         .await
         .try_into()
@@ -384,7 +386,7 @@ async fn refused_offers() {
         max_transfers: 1,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let [mut alice] = room_of(&server, &["alice"]).await.try_into().ok().unwrap();
     let sha = sha256(b"");
     alice
@@ -435,9 +437,9 @@ async fn refused_offers() {
 
 #[tokio::test]
 async fn a_chat_message_overtakes_an_in_flight_50_mib_file() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
-    let mut bob = Client::connect_small_buffer(server.addr).await;
+    let mut bob = RawClient::connect_small_buffer(server.addr).await;
     bob.hello().await;
     bob.join("bob").await.unwrap();
     let mut carol = server.join("carol").await;
@@ -505,9 +507,9 @@ async fn a_recipient_that_stops_reading_loses_its_copy_and_the_others_still_get_
         file_stall_timeout: std::time::Duration::from_millis(300),
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut alice = server.join("alice").await;
-    let mut bob = Client::connect_small_buffer(server.addr).await;
+    let mut bob = RawClient::connect_small_buffer(server.addr).await;
     bob.hello().await;
     bob.join("bob").await.unwrap();
     let mut carol = server.join("carol").await;
@@ -543,7 +545,7 @@ async fn a_recipient_that_stops_reading_loses_its_copy_and_the_others_still_get_
 
 #[tokio::test]
 async fn a_cancelled_transfer_is_aborted_for_its_recipients() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()
@@ -578,7 +580,7 @@ async fn a_cancelled_transfer_is_aborted_for_its_recipients() {
 
 #[tokio::test]
 async fn an_image_whose_magic_bytes_arrive_in_tiny_chunks_is_still_recognised() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let [mut alice, mut bob] = room_of(&server, &["alice", "bob"])
         .await
         .try_into()

@@ -1,18 +1,16 @@
 //! Gateway links: one authenticated connection carrying many web sessions.
 
-use core_server::{
-    Config,
+use core_server::Config;
+use protocol::{
+    ClientKind, ClientMsg, ErrorCode, EventBody, FileKind, ServerMsg, Target, UserInfo,
     codec::Frame,
-    protocol::{
-        ClientKind, ClientMsg, ErrorCode, EventBody, FileKind, ServerMsg, Target, UserInfo,
-    },
 };
 
 use crate::support::*;
 
 /// A gateway link with sessions 1..=n joined as web1..webn, their join
 /// announcements drained.
-async fn link_with_sessions(server: &TestServer, n: u32) -> Client {
+async fn link_with_sessions(server: &TestCore, n: u32) -> RawClient {
     let mut link = server.connect().await;
     let hello = link.hello_with(Some(TOKEN)).await;
     assert!(matches!(hello, ServerMsg::Hello { gateway: true, .. }));
@@ -38,7 +36,7 @@ fn on_session(session: u32, msg: ClientMsg) -> Frame<ClientMsg> {
 
 #[tokio::test]
 async fn a_wrong_or_unexpected_token_is_refused() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = server.connect().await;
     link.send(ClientMsg::Hello {
         protocol: 1,
@@ -48,7 +46,7 @@ async fn a_wrong_or_unexpected_token_is_refused() {
     .await;
     assert_eq!(link.closed().await, Some(ErrorCode::Unauthorized));
 
-    let no_token = TestServer::with(Config {
+    let no_token = TestCore::with(Config {
         gateway_token: None,
         ..config()
     })
@@ -65,7 +63,7 @@ async fn a_wrong_or_unexpected_token_is_refused() {
 
 #[tokio::test]
 async fn a_room_broadcast_crosses_the_link_once_for_all_its_sessions() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = link_with_sessions(&server, 3).await;
     let mut alice = server.join("alice").await;
     let joined = link.recv().await;
@@ -96,7 +94,7 @@ async fn a_room_broadcast_crosses_the_link_once_for_all_its_sessions() {
 
 #[tokio::test]
 async fn web_sessions_are_full_members_with_one_namespace() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = link_with_sessions(&server, 2).await;
     let mut alice = server.join("alice").await;
     link.recv().await; // alice joined
@@ -183,7 +181,7 @@ async fn web_sessions_are_full_members_with_one_namespace() {
 
 #[tokio::test]
 async fn sessions_quit_one_by_one_and_all_leave_with_the_link() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = link_with_sessions(&server, 3).await;
     let mut alice = server.join("alice").await;
     link.recv().await;
@@ -219,7 +217,7 @@ async fn sessions_quit_one_by_one_and_all_leave_with_the_link() {
 
 #[tokio::test]
 async fn files_to_and_from_web_sessions() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = link_with_sessions(&server, 2).await;
     let mut alice = server.join("alice").await;
     link.recv().await;
@@ -297,8 +295,8 @@ async fn a_link_may_lag_further_behind_than_a_terminal_client() {
         max_message: 60_000,
         ..config()
     };
-    let server = TestServer::with(config).await;
-    let mut link = Client::connect_small_buffer(server.addr).await;
+    let server = TestCore::with(config).await;
+    let mut link = RawClient::connect_small_buffer(server.addr).await;
     link.hello_with(Some(TOKEN)).await;
     link.join_session(1, "web1", None).await.unwrap();
     let mut alice = server.join("alice").await;
@@ -322,7 +320,7 @@ async fn a_link_may_lag_further_behind_than_a_terminal_client() {
 
 #[tokio::test]
 async fn a_web_session_sends_a_file_to_the_room() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut link = link_with_sessions(&server, 2).await;
     let mut alice = server.join("alice").await;
     link.recv().await;

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use core_server::{
-    Config,
-    codec::{Frame, encode},
-    protocol::{ClientMsg, ErrorCode, EventBody, PROTOCOL_VERSION, ServerMsg},
-};
+use core_server::Config;
 use futures_util::SinkExt;
+use protocol::{
+    ClientMsg, ErrorCode, EventBody, PROTOCOL_VERSION, ServerMsg,
+    codec::{Frame, encode},
+};
 
 use crate::support::*;
 
@@ -17,7 +17,7 @@ async fn a_frame_over_the_limit_is_refused_from_its_length_alone() {
         max_frame: 70_000,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut client = server.join("alice").await;
     // Only the length prefix is sent: the server must refuse before the body
     // (which never comes) could have been read or allocated.
@@ -39,7 +39,7 @@ async fn message_length_is_limited_in_bytes_and_empty_messages_are_refused() {
         max_message: 100,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut alice = server.join("alice").await;
     alice.say(&"x".repeat(101)).await;
     assert_eq!(alice.error().await, ErrorCode::MessageTooLong);
@@ -60,7 +60,7 @@ async fn a_user_sending_too_fast_is_rate_limited() {
         rate_burst: 5,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     alice.event().await;
@@ -104,7 +104,7 @@ async fn connections_over_the_limit_are_told_the_server_is_full() {
         max_connections: 2,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut alice = server.join("alice").await;
     let bob = server.join("bob").await;
     alice.event().await; // bob joined
@@ -148,7 +148,7 @@ async fn a_connection_that_does_not_log_in_in_time_is_closed() {
         login_timeout: Duration::from_millis(200),
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let silent = server.connect().await;
     assert_eq!(silent.closed().await, Some(ErrorCode::LoginTimeout));
     let mut no_join = server.connect().await;
@@ -175,7 +175,7 @@ async fn a_silent_peer_is_dropped_and_a_responsive_one_is_kept() {
         file_stall_timeout: Duration::from_millis(100),
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let silent = server.join("silent").await;
     let mut lively = server.join("lively").await;
     // The lively one answers pings for well over a ping timeout.
@@ -205,8 +205,8 @@ async fn a_client_that_never_reads_is_dropped_while_the_others_keep_receiving() 
         max_message: 60_000,
         ..config()
     };
-    let server = TestServer::with(config).await;
-    let mut victim = Client::connect_small_buffer(server.addr).await;
+    let server = TestCore::with(config).await;
+    let mut victim = RawClient::connect_small_buffer(server.addr).await;
     victim.hello().await;
     victim.join("victim").await.unwrap();
     let mut talker = server.join("talker").await;
@@ -245,7 +245,7 @@ async fn a_client_that_never_reads_is_dropped_while_the_others_keep_receiving() 
 
 #[tokio::test]
 async fn garbage_on_one_connection_does_not_affect_others() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     alice.event().await;
@@ -294,7 +294,7 @@ async fn garbage_on_one_connection_does_not_affect_others() {
 
 #[tokio::test]
 async fn protocol_misuse_gets_clear_errors() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     // A session id on a direct connection.
     alice
@@ -330,8 +330,8 @@ async fn shutdown_does_not_wait_longer_than_the_drain_timeout_for_a_stuck_client
         max_message: 60_000,
         ..config()
     };
-    let server = TestServer::with(config).await;
-    let mut stuck = Client::connect_small_buffer(server.addr).await;
+    let server = TestCore::with(config).await;
+    let mut stuck = RawClient::connect_small_buffer(server.addr).await;
     stuck.hello().await;
     stuck.join("stuck").await.unwrap();
     let mut talker = server.join("talker").await;

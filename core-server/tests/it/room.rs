@@ -1,12 +1,12 @@
 //! The room: broadcast, private messages, names, users, history.
 
-use core_server::protocol::{ClientKind, ClientMsg, ErrorCode, EventBody, ServerMsg, UserInfo};
+use protocol::{ClientKind, ClientMsg, ErrorCode, EventBody, ServerMsg, UserInfo};
 
 use crate::support::*;
 
 #[tokio::test]
 async fn a_room_message_reaches_everyone_with_the_sender_stamped() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     assert!(matches!(alice.event().await, EventBody::Joined { user } if user.name == "bob"));
@@ -20,7 +20,7 @@ async fn a_room_message_reaches_everyone_with_the_sender_stamped() {
 
 #[tokio::test]
 async fn events_carry_increasing_seqs_and_timestamps() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     alice.say("one").await;
     alice.say("two").await;
@@ -38,7 +38,7 @@ async fn events_carry_increasing_seqs_and_timestamps() {
 
 #[tokio::test]
 async fn a_private_message_is_seen_only_by_its_recipient_and_echoed_to_the_sender() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     let mut carol = server.join("carol").await;
@@ -65,7 +65,7 @@ async fn a_private_message_is_seen_only_by_its_recipient_and_echoed_to_the_sende
 
 #[tokio::test]
 async fn taken_and_invalid_names_are_refused_and_another_try_works() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let _alice = server.join("alice").await;
     let mut client = server.connect().await;
     client.hello().await;
@@ -95,7 +95,7 @@ async fn taken_and_invalid_names_are_refused_and_another_try_works() {
 
 #[tokio::test]
 async fn nothing_but_hello_join_ping_before_joining() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut client = server.connect().await;
     client.say("too early").await;
     assert_eq!(client.error().await, ErrorCode::NotJoined);
@@ -112,7 +112,7 @@ async fn joiners_get_recent_history_and_since_filters_it() {
         history: 3,
         ..config()
     };
-    let server = TestServer::with(config).await;
+    let server = TestCore::with(config).await;
     let mut alice = server.join("alice").await;
     for i in 1..=5 {
         alice.say(&format!("m{i}")).await;
@@ -144,7 +144,7 @@ async fn joiners_get_recent_history_and_since_filters_it() {
 
 #[tokio::test]
 async fn users_lists_everyone_and_leaving_is_announced() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     alice.event().await;
@@ -161,7 +161,7 @@ async fn users_lists_everyone_and_leaving_is_announced() {
 
 #[tokio::test]
 async fn a_dropped_connection_leaves_the_room() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let bob = server.join("bob").await;
     alice.event().await;
@@ -171,7 +171,7 @@ async fn a_dropped_connection_leaves_the_room() {
 
 #[tokio::test]
 async fn shutdown_says_bye_and_serve_returns() {
-    let server = TestServer::start().await;
+    let server = TestCore::start().await;
     let mut alice = server.join("alice").await;
     let bob = server.join("bob").await;
     server.shutdown();

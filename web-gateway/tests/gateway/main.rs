@@ -4,8 +4,8 @@
 
 mod util;
 
-use core_server::protocol::{ClientMsg, EventBody, FileKind, ServerMsg, Target};
 use hyper::StatusCode;
+use protocol::{ClientMsg, EventBody, FileKind, ServerMsg, Target};
 use serde_json::Value;
 use util::*;
 
@@ -122,7 +122,7 @@ async fn a_form_upload_reaches_the_terminal_user_with_identical_bytes() {
     assert_eq!((from.as_str(), name.as_str()), ("alice", "data.bin"));
     assert!(bytes == data, "bytes differ");
     let page = alice.get("/chat").await.text();
-    assert!(page.contains("Sent data.bin (300 KiB) to terry."), "{page}");
+    assert!(page.contains("Sent data.bin (300.0 KiB) to terry."), "{page}");
 
     // To the room: the terminal user and the other web user get it, the
     // sender does not get its own file back.
@@ -290,7 +290,7 @@ async fn an_oversized_upload_gets_413_and_nothing_is_half_sent() {
     let resp = alice.upload("terry", "big.bin", &big, false).await;
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
-        resp.text().contains("larger than the limit of 100 KiB"),
+        resp.text().contains("larger than the limit of 100.0 KiB"),
         "{}",
         resp.text()
     );
@@ -304,7 +304,7 @@ async fn an_oversized_upload_gets_413_and_nothing_is_half_sent() {
         .post_upload(&content_type, chunked(body, 16 * 1024), true)
         .await;
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(resp.json()["error"].as_str().unwrap().contains("100 KiB"));
+    assert!(resp.json()["error"].as_str().unwrap().contains("100.0 KiB"));
     // Just under the limit goes through, and it is the first file terry sees.
     let ok = pattern(100 * 1024, 3);
     assert_eq!(

@@ -14,16 +14,14 @@ use std::{
 };
 
 use bytes::Bytes;
-use core_server::{
-    codec::{ClientCodec, Frame},
-    protocol::{
-        ClientMsg, Event, EventBody, FileKind, PROTOCOL_VERSION, ServerMsg, Target, UserInfo,
-    },
-};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::{HeaderMap, Request, StatusCode, body::Frame as BodyFrame};
 use hyper_util::rt::TokioIo;
+use protocol::{
+    ClientMsg, Event, EventBody, FileKind, PROTOCOL_VERSION, ServerMsg, Target, UserInfo,
+    codec::{ClientCodec, Frame},
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::{

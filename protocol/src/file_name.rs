@@ -1,10 +1,5 @@
-//! Turning a name chosen by a stranger into a file name that is safe to
-//! create in the download directory, and picking one that does not exist yet.
-
-use std::{
-    fs, io,
-    path::{Path, PathBuf},
-};
+//! Turning a file name chosen by a stranger into one that is safe to show and
+//! to create on disk. Senders clean what they offer; receivers clean it again.
 
 /// Longest saved file name in bytes (most file systems allow 255; leave room
 /// for a ` (12)` suffix and the partial-file decoration).
@@ -18,7 +13,7 @@ const FALLBACK: &str = "file";
 /// (no hidden files, no `..`), runs of dots collapsed (no `..` anywhere),
 /// trailing dots and spaces trimmed, at most [`MAX_FILE_NAME`] bytes with the
 /// extension kept. Never empty.
-pub fn sanitize(name: &str) -> String {
+pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let mut out = String::with_capacity(base.len());
     for c in base.chars() {
@@ -65,48 +60,6 @@ fn cap_len(name: &str, max: usize) -> String {
     format!("{}{}", &name[..stem_end], ext)
 }
 
-/// `name` with ` (n)` before its extension: `cat.png` -> `cat (1).png`.
-fn with_suffix(name: &str, n: u32) -> String {
-    match name.rfind('.') {
-        Some(i) if i > 0 => format!("{} ({n}){}", &name[..i], &name[i..]),
-        _ => format!("{name} ({n})"),
-    }
-}
-
-/// Moves the finished `partial` file to `dir/<safe name>`, never replacing an
-/// existing file: the final name is first claimed with `create_new` (atomic,
-/// so two transfers finishing at once cannot pick the same name), then the
-/// partial file is renamed over the claim. Returns the final path.
-pub fn place(partial: &Path, dir: &Path, safe_name: &str) -> io::Result<PathBuf> {
-    for n in 0..10_000 {
-        let candidate = if n == 0 {
-            safe_name.to_string()
-        } else {
-            with_suffix(safe_name, n)
-        };
-        let path = dir.join(&candidate);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(_) => {
-                if let Err(e) = fs::rename(partial, &path) {
-                    let _ = fs::remove_file(&path);
-                    return Err(e);
-                }
-                return Ok(path);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("too many files named like {safe_name:?}"),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +67,7 @@ mod tests {
     #[test]
     fn sanitising() {
         let check = |input: &str, expected: &str| {
-            assert_eq!(sanitize(input), expected, "sanitising {input:?}");
+            assert_eq!(safe_file_name(input), expected, "sanitising {input:?}");
         };
         check("cat.png", "cat.png");
         check("my report v2.pdf", "my report v2.pdf");
@@ -139,38 +92,13 @@ mod tests {
     #[test]
     fn long_names_are_capped_keeping_the_extension() {
         let long = format!("{}.png", "a".repeat(400));
-        let safe = sanitize(&long);
+        let safe = safe_file_name(&long);
         assert_eq!(safe.len(), MAX_FILE_NAME);
         assert!(safe.ends_with(".png"));
         // Multi-byte characters are never cut in half.
         let wide = "猫".repeat(100);
-        let safe = sanitize(&wide);
+        let safe = safe_file_name(&wide);
         assert!(safe.len() <= MAX_FILE_NAME);
         assert!(safe.chars().all(|c| c == '猫'));
-    }
-
-    #[test]
-    fn suffixes() {
-        assert_eq!(with_suffix("cat.png", 1), "cat (1).png");
-        assert_eq!(with_suffix("README", 2), "README (2)");
-        assert_eq!(with_suffix("a.tar.gz", 3), "a.tar (3).gz");
-    }
-
-    #[test]
-    fn placing_never_overwrites() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("x.txt"), b"old").unwrap();
-        let mut placed = Vec::new();
-        for content in [&b"one"[..], b"two"] {
-            let partial = dir.path().join(".part");
-            fs::write(&partial, content).unwrap();
-            placed.push(place(&partial, dir.path(), "x.txt").unwrap());
-            assert!(!partial.exists());
-        }
-        assert_eq!(fs::read(dir.path().join("x.txt")).unwrap(), b"old");
-        assert_eq!(placed[0], dir.path().join("x (1).txt"));
-        assert_eq!(fs::read(&placed[0]).unwrap(), b"one");
-        assert_eq!(placed[1], dir.path().join("x (2).txt"));
-        assert_eq!(fs::read(&placed[1]).unwrap(), b"two");
     }
 }

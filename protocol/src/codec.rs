@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, length_delimited};
 
-use crate::protocol::{ClientMsg, ErrorCode, LINK_SESSION, ServerMsg, SessionId};
+use crate::{ClientMsg, ErrorCode, LINK_SESSION, ServerMsg, SessionId};
 
 /// Bytes before the JSON header inside a frame body: session and header length.
 const BODY_PREFIX: usize = 8;
@@ -243,7 +243,7 @@ fn encode_into<M: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{EventBody, FileKind, Target};
+    use crate::{EventBody, FileKind, Target};
 
     fn decode_all<M: DeserializeOwned>(
         codec: &mut Codec<M, ()>,
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn server_messages_round_trip() {
-        let msg = ServerMsg::Event(crate::protocol::Event {
+        let msg = ServerMsg::Event(crate::Event {
             seq: 1,
             ts: 2,
             event: EventBody::File {
@@ -333,9 +333,7 @@ mod properties {
     //! pieces: the decoder returns frames or errors, never panics.
 
     use super::*;
-    use crate::protocol::{
-        ClientKind, ErrorCode, Event, EventBody, FileKind, Limits, Target, UserInfo,
-    };
+    use crate::{ClientKind, ErrorCode, Event, EventBody, FileKind, Limits, Target, UserInfo};
     use proptest::prelude::*;
 
     fn text() -> impl Strategy<Value = String> {

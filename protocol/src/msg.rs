@@ -1,10 +1,12 @@
-//! The messages of the native protocol as they are in memory, plus the rules
-//! both sides share (names, image sniffing). `codec.rs` turns them into bytes.
+//! The messages of the native protocol as they are in memory. `codec.rs` turns
+//! them into bytes.
 //!
 //! Every frame carries a JSON header (one of the enums below, tagged by
 //! `"type"`) and an optional raw payload (file chunks only). See `PROTOCOL.md`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
 
 /// Version named in the hello/welcome handshake. Bumped on incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -26,12 +28,6 @@ pub type Millis = u64;
 /// Size of the file chunks clients send (the server accepts any size that fits
 /// in a frame; this is what well-behaved clients use).
 pub const CHUNK_SIZE: usize = 64 * 1024;
-
-/// Names that can never be taken, because commands use them as targets.
-pub const RESERVED_NAMES: &[&str] = &["all", "room", "server"];
-
-/// Longest user name, in characters (all ASCII, so also bytes).
-pub const MAX_NAME_LEN: usize = 32;
 
 /// Who a file (or in future, anything addressable) is for.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,60 +65,6 @@ pub struct UserInfo {
     pub name: String,
     /// Terminal or web, so clients can show where someone is.
     pub kind: ClientKind,
-}
-
-/// Machine-readable error codes. Every refusal names one.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The frame could not be decoded (bad length, bad JSON, unknown type).
-    BadFrame,
-    /// A frame was longer than the server's frame limit.
-    FrameTooLarge,
-    /// The hello named a protocol version the server does not speak.
-    UnsupportedVersion,
-    /// Something other than hello/join/ping was sent before joining.
-    NotJoined,
-    /// Join was sent twice on the same session.
-    AlreadyJoined,
-    /// The name is already used by someone (case-insensitive).
-    NameTaken,
-    /// The name breaks the name rules or is reserved.
-    NameInvalid,
-    /// A message text is empty or longer than the message limit.
-    MessageTooLong,
-    /// A message text was empty (only whitespace).
-    EmptyMessage,
-    /// A file offer is larger than the file size limit.
-    FileTooLarge,
-    /// Too many frames too fast (token bucket); the frame was dropped.
-    RateLimited,
-    /// The named recipient is not in the room.
-    NoSuchUser,
-    /// A transfer offered as an image is not a png, jpeg, gif or webp.
-    NotAnImage,
-    /// The gateway token was wrong, or a session id was used on a direct connection.
-    Unauthorized,
-    /// The connection did not keep up with what was sent to it and was dropped.
-    SlowConsumer,
-    /// No hello and join within the login timeout.
-    LoginTimeout,
-    /// Nothing was heard from the peer within the ping timeout.
-    PingTimeout,
-    /// The connection limit is reached.
-    ServerFull,
-    /// The server is shutting down.
-    ShuttingDown,
-    /// A chunk or end named a transfer that is not open.
-    UnknownTransfer,
-    /// A transfer's bytes did not match its size or SHA-256.
-    ChecksumMismatch,
-    /// The sender left, cancelled or failed mid-transfer.
-    TransferAborted,
-    /// The recipient left before the transfer completed.
-    RecipientLeft,
-    /// Too many transfers open at once on one connection.
-    TooManyTransfers,
 }
 
 /// A frame sent by a client (terminal client, gateway) to the server.
@@ -341,111 +283,9 @@ pub struct Limits {
     pub rate_burst: u32,
 }
 
-/// Why a name cannot be taken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    #[error("a name must not be empty")]
-    Empty,
-    #[error("a name is at most {MAX_NAME_LEN} characters")]
-    TooLong,
-    #[error("a name may only contain letters, digits, '_' and '-'")]
-    BadCharacter,
-    #[error("'{0}' is reserved")]
-    Reserved(String),
-}
-
-/// Checks the name rules: 1–32 ASCII letters, digits, `_` or `-`, and not a
-/// reserved word. Uniqueness (case-insensitive) is the server's to check.
-pub fn validate_name(name: &str) -> Result<(), NameError> {
-    if name.is_empty() {
-        return Err(NameError::Empty);
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(NameError::BadCharacter);
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Err(NameError::TooLong);
-    }
-    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Err(NameError::Reserved(name.to_string()));
-    }
-    Ok(())
-}
-
-/// The image formats that may travel as images and be shown inline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageType {
-    Png,
-    Jpeg,
-    Gif,
-    Webp,
-}
-
-impl ImageType {
-    pub fn mime(self) -> &'static str {
-        match self {
-            ImageType::Png => "image/png",
-            ImageType::Jpeg => "image/jpeg",
-            ImageType::Gif => "image/gif",
-            ImageType::Webp => "image/webp",
-        }
-    }
-}
-
-/// How many leading bytes [`sniff_image`] needs to decide.
-pub const SNIFF_LEN: usize = 12;
-
-/// Decides from the magic bytes (never the name) whether `head`, the start of a
-/// file, is one of the inline image types.
-pub fn sniff_image(head: &[u8]) -> Option<ImageType> {
-    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(ImageType::Png)
-    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(ImageType::Jpeg)
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Some(ImageType::Gif)
-    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
-        Some(ImageType::Webp)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        let check = |name: &str, ok: bool| assert_eq!(validate_name(name).is_ok(), ok, "{name:?}");
-        check("alice", true);
-        check("A_b-9", true);
-        check(&"x".repeat(32), true);
-        check(&"x".repeat(33), false);
-        check("", false);
-        check("a b", false);
-        check("ünï", false);
-        check("a/b", false);
-        check("ALL", false);
-        check("server", false);
-    }
-
-    #[test]
-    fn sniffing() {
-        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some(ImageType::Png));
-        assert_eq!(
-            sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]),
-            Some(ImageType::Jpeg)
-        );
-        assert_eq!(sniff_image(b"GIF89a..."), Some(ImageType::Gif));
-        assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageType::Webp));
-        assert_eq!(sniff_image(b"<svg xmlns="), None);
-        assert_eq!(sniff_image(b"\x89PN"), None);
-        assert_eq!(sniff_image(b""), None);
-    }
 
     #[test]
     fn json_shape_is_the_documented_one() {
