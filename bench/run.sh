@@ -165,13 +165,13 @@ fi
 # Other work on the machine competes with both sides; the tables say how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 SECONDS=0
-each core gateway node -- broadcast --clients "$BROADCAST_N" --duration-secs "$SECS"
-each ngircd -- broadcast --clients "$BROADCAST_N_IRC" --duration-secs "$SECS"
-each core ngircd gateway node -- fanout --clients "$FANOUT_N" --rates "$FANOUT_RATES" --step-secs "$STEP"
-each core ngircd gateway node -- private --pairs "$PAIRS" --duration-secs "$SECS"
+each core gateway node -- broadcast --clients "$BROADCAST_N" --duration "${SECS}s"
+each ngircd -- broadcast --clients "$BROADCAST_N_IRC" --duration "${SECS}s"
+each core ngircd gateway node -- fanout --clients "$FANOUT_N" --rates "$FANOUT_RATES" --step "${STEP}s"
+each core ngircd gateway node -- private --pairs "$PAIRS" --duration "${SECS}s"
 each core ngircd gateway node -- idle --clients "$IDLE_N"
 each core gateway -- files --size-mib "$FILE_MIB"
-each gateway -- gateway --clients "$GATEWAY_N" --duration-secs "$SECS"
+each gateway -- gateway --clients "$GATEWAY_N" --duration "${SECS}s"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 {

@@ -151,8 +151,21 @@ impl TargetCmd {
     }
 }
 
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
+/// A duration flag: `5s`, `200ms`, `2m`; a bare number (the old `--*-secs`
+/// spelling, kept for one release as an alias) is seconds and may have a
+/// fraction (`0.2`).
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err(format!("{s:?} is not a duration")),
+        Err(_) => protocol::parse_duration(s),
+    }
+}
+
+/// A latency limit: `500ms`, `1s`; a bare number (the old `--*-limit-ms`
+/// spelling, kept for one release as an alias) is milliseconds.
+fn millis(s: &str) -> Result<Duration, String> {
+    protocol::parse_millis(s)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,9 +179,9 @@ pub struct BroadcastArgs {
     /// Message body size in bytes.
     #[arg(long, default_value_t = 256)]
     pub size: usize,
-    /// Seconds of sending per room size.
-    #[arg(long, default_value_t = 5.0)]
-    pub duration_secs: f64,
+    /// How long to send per room size (`5s`).
+    #[arg(long, alias = "duration-secs", default_value = "5s", value_parser = seconds)]
+    pub duration: Duration,
     /// Messages each sender may have in flight (not yet at every recipient).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub window: u64,
@@ -176,8 +189,8 @@ pub struct BroadcastArgs {
     #[arg(long, default_value_t = 100_000)]
     pub max_per_sender: u64,
     /// The latency limit for "largest N".
-    #[arg(long, default_value_t = 500.0)]
-    pub p95_limit_ms: f64,
+    #[arg(long, alias = "p95-limit-ms", default_value = "500ms", value_parser = millis)]
+    pub p95_limit: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -191,11 +204,11 @@ pub struct FanoutArgs {
     /// Total publish rates to try in turn (messages/s, all senders).
     #[arg(long, value_delimiter = ',', default_values_t = [25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0])]
     pub rates: Vec<f64>,
-    /// Seconds per rate step.
-    #[arg(long, default_value_t = 3.0)]
-    pub step_secs: f64,
-    #[arg(long, default_value_t = 100.0)]
-    pub p99_limit_ms: f64,
+    /// How long each rate step lasts (`3s`).
+    #[arg(long, alias = "step-secs", default_value = "3s", value_parser = seconds)]
+    pub step: Duration,
+    #[arg(long, alias = "p99-limit-ms", default_value = "100ms", value_parser = millis)]
+    pub p99_limit: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,8 +217,8 @@ pub struct PrivateArgs {
     pub pairs: usize,
     #[arg(long, default_value_t = 256)]
     pub size: usize,
-    #[arg(long, default_value_t = 5.0)]
-    pub duration_secs: f64,
+    #[arg(long, alias = "duration-secs", default_value = "5s", value_parser = seconds)]
+    pub duration: Duration,
     /// Messages each user may have in flight to its partner.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub window: u64,
@@ -217,9 +230,9 @@ pub struct PrivateArgs {
 pub struct IdleArgs {
     #[arg(long, default_value_t = 5000)]
     pub clients: usize,
-    /// Seconds the users stay idle before the reading.
-    #[arg(long, default_value_t = 2.0)]
-    pub hold_secs: f64,
+    /// How long the users stay idle before the reading (`2s`).
+    #[arg(long, alias = "hold-secs", default_value = "2s", value_parser = seconds)]
+    pub hold: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -242,8 +255,8 @@ pub struct GatewayArgs {
     pub senders: usize,
     #[arg(long, default_value_t = 256)]
     pub size: usize,
-    #[arg(long, default_value_t = 5.0)]
-    pub duration_secs: f64,
+    #[arg(long, alias = "duration-secs", default_value = "5s", value_parser = seconds)]
+    pub duration: Duration,
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub window: u64,
     #[arg(long, default_value_t = 100_000)]
@@ -260,10 +273,10 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
                 clients: args.clients.clone(),
                 senders: args.senders,
                 size: args.size,
-                duration: secs(args.duration_secs),
+                duration: args.duration,
                 window: args.window as usize,
                 max_per_sender: args.max_per_sender,
-                p95_limit_ms: args.p95_limit_ms,
+                p95_limit_ms: args.p95_limit.as_secs_f64() * 1000.0,
             };
             scenario::broadcast::run(&target, &server, &params).await
         }
@@ -274,8 +287,8 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
                 senders: args.senders,
                 size: args.size,
                 rates: args.rates.clone(),
-                step: secs(args.step_secs),
-                p99_limit_ms: args.p99_limit_ms,
+                step: args.step,
+                p99_limit_ms: args.p99_limit.as_secs_f64() * 1000.0,
             };
             scenario::fanout::run(&target, &server, &params).await
         }
@@ -284,7 +297,7 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
             let params = scenario::private::Params {
                 pairs: args.pairs,
                 size: args.size,
-                duration: secs(args.duration_secs),
+                duration: args.duration,
                 window: args.window as usize,
                 max_per_sender: args.max_per_sender,
             };
@@ -294,7 +307,7 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
             let (target, server) = target.resolve();
             let params = scenario::idle::Params {
                 clients: args.clients,
-                hold: secs(args.hold_secs),
+                hold: args.hold,
             };
             scenario::idle::run(&target, &server, &params).await
         }
@@ -325,7 +338,7 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
                 clients: args.clients,
                 senders: args.senders,
                 size: args.size,
-                duration: secs(args.duration_secs),
+                duration: args.duration,
                 window: args.window as usize,
                 max_per_sender: args.max_per_sender,
             };
@@ -340,4 +353,37 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, Error> {
         report::append(path, &reports)?;
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn broadcast(args: &[&str]) -> BroadcastArgs {
+        let argv = ["bench", "broadcast"]
+            .iter()
+            .chain(args)
+            .chain(&["native", "--addr", "127.0.0.1:1"])
+            .copied();
+        match Cli::try_parse_from(argv).unwrap().command {
+            Scenario::Broadcast { args, .. } => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_are_written_like_the_other_binaries_and_old_spellings_still_work() {
+        let new = broadcast(&["--duration", "200ms", "--p95-limit", "1s"]);
+        assert_eq!(new.duration, Duration::from_millis(200));
+        assert_eq!(new.p95_limit, Duration::from_secs(1));
+        let old = broadcast(&["--duration-secs", "0.2", "--p95-limit-ms", "1000"]);
+        assert_eq!(old.duration, Duration::from_millis(200));
+        assert_eq!(old.p95_limit, Duration::from_secs(1));
+        let default = broadcast(&[]);
+        assert_eq!(default.duration, Duration::from_secs(5));
+        assert_eq!(default.p95_limit, Duration::from_millis(500));
+        assert!(seconds("-1").is_err());
+        assert!(seconds("5h").is_err());
+    }
 }

@@ -206,7 +206,7 @@ async fn the_command_line_runs_a_scenario_and_renders_the_table() {
     let bench = env!("CARGO_BIN_EXE_bench");
     let run = tokio::process::Command::new(bench)
         .args(["--json-out", results.to_str().unwrap()])
-        .args(["broadcast", "--clients", "3", "--duration-secs", "0.2"])
+        .args(["broadcast", "--clients", "3", "--duration", "200ms"])
         .args(["native", "--addr", &core.addr.to_string()])
         .output()
         .await
@@ -229,7 +229,7 @@ async fn the_command_line_runs_a_scenario_and_renders_the_table() {
     );
     assert!(
         table.contains(&format!(
-            "bench broadcast --clients 3 --duration-secs 0.2 native --addr {}",
+            "bench broadcast --clients 3 --duration 200ms native --addr {}",
             core.addr
         )),
         "{table}"
