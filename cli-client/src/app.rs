@@ -10,8 +10,9 @@ use crate::{
     interactive,
     render::Output,
     scripted,
-    session::{self, Options, ViewHandle},
+    session::{self, Options},
     ui::Ui,
+    view::ViewHandle,
 };
 
 /// Runs the client; an error is the one line to show before exiting non-zero.

@@ -33,11 +33,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    command::COMMANDS,
-    session::{Input, ViewHandle},
-    ui::Ui,
-};
+use crate::{command::COMMANDS, session::Input, ui::Ui, view::ViewHandle};
 
 /// Lines waiting to be printed above the prompt.
 const PRINTER_QUEUE: usize = 1024;

@@ -27,6 +27,7 @@ mod session;
 mod transfer_in;
 mod transfer_out;
 mod ui;
+mod view;
 
 use std::process::ExitCode;
 

@@ -18,10 +18,10 @@ use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
 use crate::{
     command::{self, Command, Recipient},
     render::Output,
-    session::{DRAIN_NONCE, ViewHandle},
     transfer_in::{Announced, Incoming},
     transfer_out::{self, Prepared, Progress},
     ui::Ui,
+    view::{DRAIN_NONCE, ViewHandle},
 };
 
 /// Frames per second left to the server's limit for what is not paced

@@ -4,11 +4,7 @@
 //! the connection drops, say so and reconnect with backoff under the same
 //! name.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
 use futures_util::StreamExt;
 use protocol::{
@@ -27,6 +23,7 @@ use crate::{
     render::{ConnectionState, Output},
     room::Room,
     ui::Ui,
+    view::{DRAIN_NONCE, ViewHandle},
 };
 
 /// A line from the user, or the end of their input.
@@ -47,44 +44,6 @@ pub struct Options {
     pub reconnect_attempts: u32,
 }
 
-/// What the front-end shows around the prompt: kept up to date by the
-/// session. A std `Mutex`, never held across an `.await`.
-#[derive(Debug, Default, Clone)]
-pub struct View {
-    /// Our name once joined (the prompt shows it), `None` while choosing.
-    pub name: Option<String>,
-    pub connected: bool,
-    /// Everyone else in the room, for Tab completion.
-    pub users: Vec<String>,
-    /// The input has ended; the client leaves once its transfers are done.
-    pub leaving: bool,
-}
-
-/// A shared [`View`] plus a hook that tells the front-end to redraw.
-#[derive(Clone)]
-pub struct ViewHandle {
-    view: Arc<Mutex<View>>,
-    changed: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl ViewHandle {
-    pub fn new(changed: Arc<dyn Fn() + Send + Sync>) -> ViewHandle {
-        ViewHandle {
-            view: Arc::default(),
-            changed,
-        }
-    }
-
-    pub fn get(&self) -> View {
-        self.view.lock().expect("view lock").clone()
-    }
-
-    pub fn update(&self, f: impl FnOnce(&mut View)) {
-        f(&mut self.view.lock().expect("view lock"));
-        (self.changed)();
-    }
-}
-
 /// Capacity of the writer's control queue (frames).
 const CONTROL_QUEUE: usize = 256;
 /// Capacity of its file queue (chunks of `CHUNK_SIZE`): small, so a file
@@ -95,8 +54,6 @@ const FILE_QUEUE: usize = 4;
 const PING_AFTER: Duration = Duration::from_secs(15);
 /// Silence after which the connection is considered dead.
 const DEAD_AFTER: Duration = Duration::from_secs(45);
-/// The nonce of the ping sent before leaving at the end of input.
-pub const DRAIN_NONCE: u64 = 0x5157_0bad;
 /// How long to wait for its pong.
 const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// First and longest pause between reconnection attempts.
