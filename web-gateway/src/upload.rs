@@ -32,8 +32,6 @@ pub const MULTIPART_SLACK: u64 = 64 * 1024;
 const SMALL_FIELD: usize = 256;
 /// How long the core may take to accept an offer.
 const OFFER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest stored file name, in bytes.
-const MAX_FILE_NAME: usize = 200;
 
 pub async fn upload(
     State(state): State<AppState>,
@@ -327,22 +325,14 @@ async fn stream_chunks(
     Ok(())
 }
 
-/// The base name of what the browser sent, without path parts or control
-/// characters, capped in length. Receivers make it safe again for their disk;
-/// this keeps what travels tidy.
+/// The base name of what the browser sent, made safe by the rule every
+/// client shares (`protocol::safe_file_name`). An empty name stays empty:
+/// that, with no bytes, is a form sent without choosing a file.
 pub fn safe_file_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let mut name: String = base.chars().filter(|c| !c.is_control()).collect();
-    let trimmed = name.trim().trim_start_matches('.').to_string();
-    name = trimmed;
-    if name.len() > MAX_FILE_NAME {
-        let mut cut = MAX_FILE_NAME;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        name.truncate(cut);
+    if raw.trim().is_empty() {
+        return String::new();
     }
-    name
+    protocol::safe_file_name(raw)
 }
 
 #[cfg(test)]
@@ -358,6 +348,8 @@ mod tests {
         check("../../etc/passwd", "passwd");
         check("a\u{7}b\n.txt", "ab.txt");
         check("..hidden", "hidden");
+        check("", "");
+        check("invoice\u{202e}gnp.exe", "invoicegnp.exe");
         check("<img src=x>.txt", "<img src=x>.txt");
         assert_eq!(safe_file_name(&"é".repeat(300)).len(), 200);
     }

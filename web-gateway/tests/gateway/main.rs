@@ -122,7 +122,10 @@ async fn a_form_upload_reaches_the_terminal_user_with_identical_bytes() {
     assert_eq!((from.as_str(), name.as_str()), ("alice", "data.bin"));
     assert!(bytes == data, "bytes differ");
     let page = alice.get("/chat").await.text();
-    assert!(page.contains("Sent data.bin (300.0 KiB) to terry."), "{page}");
+    assert!(
+        page.contains("Sent data.bin (300.0 KiB) to terry."),
+        "{page}"
+    );
 
     // To the room: the terminal user and the other web user get it, the
     // sender does not get its own file back.
