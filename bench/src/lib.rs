@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`cli`]: the command line (one subcommand per scenario, one per target).
 //! - [`client`]: one connection per simulated user, one module per protocol:
-//!   native (through `core_server::codec`), IRC, WebSocket.
+//!   native (through the `protocol` crate), IRC, WebSocket.
 //! - [`swarm`]: many clients at once, barriers between phases.
 //! - [`metrics`]: stamped bodies, latency histograms, sent/received counts.
 //! - [`procfs`]: the server's CPU seconds and RSS from `/proc`.

@@ -1,5 +1,5 @@
 //! A user on Switchboard's native protocol. Every byte goes through
-//! `core_server::codec` (`ClientCodec`, `Frame`): the load generator frames
+//! the `protocol` crate (`ClientCodec`, `Frame`): the load generator frames
 //! nothing itself.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
