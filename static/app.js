@@ -19,6 +19,7 @@
   const notice = $('notice');
   const privateBox = $('private-target');
   const privateName = $('private-name');
+  const privateGoneNote = $('private-gone');
   const baseTitle = document.title;
   const csrf = uploadForm.querySelector('input[name="csrf"]').value;
 
@@ -30,6 +31,8 @@
   let failures = 0;         // consecutive failed connects (backoff)
   let unread = 0;
   let privateTo = null;
+  let privateGone = false;  // privateTo left the room: refuse to send, never fall back
+  let uploadGone = null;    // the upload recipient who left (kept selected, refused)
   let maxUpload = Infinity;
   let users = [];
 
@@ -196,9 +199,19 @@
   }
 
   function removeUser(name) {
-    users = users.filter((u) => u.name.toLowerCase() !== name.toLowerCase());
-    if (privateTo && privateTo.toLowerCase() === name.toLowerCase()) setPrivate(null);
+    const key = name.toLowerCase();
+    users = users.filter((u) => u.name.toLowerCase() !== key);
+    // What was meant for one person must never fall back to the whole room:
+    // the chosen recipient stays chosen, marked gone, and sending is refused
+    // until the user picks again. A later user of the same name may be someone
+    // else, so a rejoin does not revive the choice.
+    if (privateTo && privateTo.toLowerCase() === key) setPrivateGone(true);
+    if (uploadTo.value.toLowerCase() === key) uploadGone = uploadTo.value;
     renderUsers();
+  }
+
+  function present(name) {
+    return users.some((u) => u.name.toLowerCase() === name.toLowerCase());
   }
 
   function renderUsers() {
@@ -218,15 +231,21 @@
       userList.append(li);
     }
     const selected = uploadTo.value;
+    if (uploadGone && selected !== uploadGone) uploadGone = null;
     uploadTo.replaceChildren(el('option', { value: 'room' }, 'the room'));
     for (const u of users) {
-      if (u.name !== me) uploadTo.append(el('option', { value: u.name }, u.name));
+      if (u.name !== me && u.name !== uploadGone) uploadTo.append(el('option', { value: u.name }, u.name));
+    }
+    if (uploadGone) {
+      // The chosen recipient left: keep it chosen (never switch to the room).
+      uploadTo.append(el('option', { value: uploadGone, 'data-gone': 'true' }, `${uploadGone} (left)`));
     }
     uploadTo.value = [...uploadTo.options].some((o) => o.value === selected) ? selected : 'room';
   }
 
   function setPrivate(name) {
     privateTo = name;
+    setPrivateGone(false);
     privateBox.hidden = !name;
     privateName.textContent = name || '';
     input.placeholder = name ? `Private message to ${name}` : 'Message the room (/msg NAME TEXT for private)';
@@ -235,7 +254,15 @@
     document.body.classList.remove('show-users');
     input.focus();
   }
+  function setPrivateGone(gone) {
+    privateGone = gone;
+    privateBox.classList.toggle('gone', gone);
+    privateGoneNote.hidden = !gone;
+  }
   $('private-cancel').addEventListener('click', () => setPrivate(null));
+  uploadTo.addEventListener('change', () => {
+    if (uploadTo.value !== uploadGone) { uploadGone = null; renderUsers(); }
+  });
   $('toggle-users').addEventListener('click', () => document.body.classList.toggle('show-users'));
 
   // ---- notices ----
@@ -288,6 +315,9 @@
         case 'help': say(HELP); input.value = ''; return;
         default: say(`Unknown command /${cmd}. ${HELP}`, true); return;
       }
+    } else if (privateTo && privateGone) {
+      say(`Not sent: ${privateTo} left the room. Click a name to write privately, or "back to the room".`, true);
+      return;
     } else if (privateTo) {
       sent = send({ type: 'private', to: privateTo, text });
     } else {
@@ -299,9 +329,13 @@
   // ---- files: form, drag and drop, paste ----
 
   function upload(file, to) {
+    if (to !== 'room' && (to === uploadGone || !present(to))) {
+      say(`Not sent: ${to} left the room. Choose another recipient.`, true);
+      return false;
+    }
     if (file.size > maxUpload) {
       say(`${file.name} is ${humanSize(file.size)}; the limit is ${humanSize(maxUpload)}.`, true);
-      return;
+      return false;
     }
     const data = new FormData();
     data.append('csrf', csrf);
@@ -322,14 +356,16 @@
     };
     xhr.onerror = () => { progress.hidden = true; say('Upload failed: the gateway cannot be reached.', true); };
     xhr.send(data);
+    return true;
   }
 
   uploadForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const file = uploadFile.files[0];
     if (!file) { say('Choose a file first.', true); return; }
-    upload(file, uploadTo.value);
-    uploadForm.reset();
+    // Only the file is cleared: the recipient stays as chosen (a form reset
+    // would switch it back to the room).
+    if (upload(file, uploadTo.value)) uploadFile.value = '';
   });
   uploadFile.addEventListener('change', () => {
     // Chosen through /sendfile: send at once.
@@ -337,7 +373,7 @@
       delete uploadFile.dataset.auto;
       uploadFile.accept = '';
       upload(uploadFile.files[0], uploadTo.value);
-      uploadForm.reset();
+      uploadFile.value = '';
     }
   });
 
