@@ -27,7 +27,8 @@ use protocol::{
 
 use crate::{
     config::Config,
-    outbox::{self, Outbox, bye_msg},
+    notice::bye_msg,
+    outbox::{self, Outbox},
     room::{LinkId, Offer, Room},
     transfer::{Ctx, Failure, Transfer},
 };

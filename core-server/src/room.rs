@@ -19,7 +19,7 @@ use protocol::{
     SessionId, Target, UserInfo, codec::encode, validate_name,
 };
 
-use crate::outbox::Outbox;
+use crate::{outbox::Outbox, transfer::RecipientCopy};
 
 /// Identifies one connection (direct or gateway link) inside the room.
 pub type LinkId = u64;
@@ -82,18 +82,6 @@ struct Member {
     session: SessionId,
     /// Cancelled when the member leaves, so transfers to it notice.
     left: CancellationToken,
-}
-
-/// One copy of a file being relayed: a connection, the session id to stamp on
-/// its frames and the members it reaches.
-#[derive(Debug)]
-pub struct RecipientCopy {
-    pub outbox: Outbox,
-    /// The recipient's session, or 0 for a room-wide copy (which crosses a
-    /// gateway link once for all its sessions).
-    pub session: SessionId,
-    /// The members this copy reaches, each with its `left` token.
-    pub names: Vec<(String, CancellationToken)>,
 }
 
 /// What a file offer announces to its recipients.
