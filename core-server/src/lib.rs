@@ -9,8 +9,10 @@
 //!
 //! - [`config`]: every limit and option, as `clap` flags and a plain struct.
 //! - `server.rs`: [`serve`], the accept loop, connection limit and shutdown.
-//! - `connection.rs`: one connection's reader loop: hello, join, commands,
-//!   rate limit, login and ping timeouts, gateway sessions.
+//! - `connection.rs`: one connection's serving loop: login and ping timeouts,
+//!   the orderly end; `connection/handshake.rs` hello, join and a gateway
+//!   session's quit; `connection/dispatch.rs` routing a frame by session, the
+//!   rate limit, chat commands; `connection/files.rs` a sender's file frames.
 //! - `notice.rs`: the words for people: `bye` reasons, per-recipient
 //!   `file_failed` messages. A leaf.
 //! - `outbox.rs`: a connection's two bounded outbound queues (chat, file
