@@ -22,7 +22,8 @@
 //! - `transfer.rs`: relaying one file to its `RecipientCopy`s: hashing, image
 //!   check, backpressure.
 //! - `room.rs`: the shared room state (members, history, seq) behind a cheap
-//!   `Clone` handle; fan-out of broadcasts, encoded once.
+//!   `Clone` handle; fan-out of broadcasts, encoded once; `room/offer.rs`
+//!   file offers: picking the copies and announcing the `file` event.
 //! - [`error`]: the error type, [`ServerError`].
 //!
 //! Dependencies run one way: a module uses only modules earlier in `error`,
