@@ -29,6 +29,8 @@ use crate::{
 /// the transfer relays to them.
 #[derive(Debug)]
 pub struct RecipientCopy {
+    /// The recipient connection's queues: its chunk queue for the bytes, its
+    /// chat queue for an abort.
     pub outbox: Outbox,
     /// The recipient's session, or 0 for a room-wide copy (which crosses a
     /// gateway link once for all its sessions).
