@@ -5,6 +5,8 @@
 //! every recipient) happens under one lock, so every connection sees events in
 //! seq order. Queueing never waits (`Outbox::send` is a `try_send`), so holding
 //! the lock while fanning out is short and never blocks on a slow client.
+//!
+//! Here: the state, joins, leaves and messages. `room/offer.rs`: file offers.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -15,11 +17,15 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use protocol::{
-    ClientKind, ErrorCode, Event, EventBody, FileKind, LINK_SESSION, Millis, Seq, ServerMsg,
-    SessionId, Target, UserInfo, codec::encode, validate_name,
+    ClientKind, ErrorCode, Event, EventBody, LINK_SESSION, Millis, Seq, ServerMsg, SessionId,
+    UserInfo, codec::encode, validate_name,
 };
 
 use crate::outbox::Outbox;
+
+mod offer;
+
+pub use offer::Offer;
 
 /// Identifies one connection (direct or gateway link) inside the room.
 pub type LinkId = u64;
@@ -82,28 +88,6 @@ struct Member {
     session: SessionId,
     /// Cancelled when the member leaves, so transfers to it notice.
     left: CancellationToken,
-}
-
-/// One copy of a file being relayed: a connection, the session id to stamp on
-/// its frames and the members it reaches.
-#[derive(Debug)]
-pub struct RecipientCopy {
-    pub outbox: Outbox,
-    /// The recipient's session, or 0 for a room-wide copy (which crosses a
-    /// gateway link once for all its sessions).
-    pub session: SessionId,
-    /// The members this copy reaches, each with its `left` token.
-    pub names: Vec<(String, CancellationToken)>,
-}
-
-/// What a file offer announces to its recipients.
-#[derive(Debug, Clone)]
-pub struct Offer {
-    pub to: Target,
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
-    pub kind: FileKind,
 }
 
 fn now_millis() -> Millis {
@@ -323,80 +307,6 @@ impl Room {
 
     pub fn users(&self) -> Vec<UserInfo> {
         self.lock().users()
-    }
-
-    /// Opens a transfer from `from`: picks the recipients, announces the `file`
-    /// event to them, and returns the server-side transfer id and the copies to
-    /// relay to. A room-wide file goes once to each link with another member.
-    pub fn offer_file(
-        &self,
-        from: &str,
-        offer: &Offer,
-    ) -> Result<(u64, Vec<RecipientCopy>), Refusal> {
-        let mut state = self.lock();
-        let Some(sender) = state.members.get(&from.to_ascii_lowercase()).cloned() else {
-            return Err((ErrorCode::NotJoined, "join first".into()));
-        };
-        let copies: Vec<RecipientCopy> = match &offer.to {
-            Target::User(to) => {
-                let Some(r) = state.members.get(&to.to_ascii_lowercase()) else {
-                    return Err(no_such_user(to));
-                };
-                let outbox = state.links[&r.link].outbox.clone();
-                vec![RecipientCopy {
-                    outbox,
-                    session: r.session,
-                    names: vec![(r.name.clone(), r.left.clone())],
-                }]
-            }
-            Target::Room => {
-                let mut by_link: HashMap<LinkId, Vec<(String, CancellationToken)>> = HashMap::new();
-                for m in state.members.values() {
-                    if m.link == sender.link && m.session == sender.session {
-                        continue;
-                    }
-                    by_link
-                        .entry(m.link)
-                        .or_default()
-                        .push((m.name.clone(), m.left.clone()));
-                }
-                by_link
-                    .into_iter()
-                    .map(|(link, names)| RecipientCopy {
-                        outbox: state.links[&link].outbox.clone(),
-                        session: LINK_SESSION,
-                        names,
-                    })
-                    .collect()
-            }
-        };
-        if copies.is_empty() {
-            return Err((ErrorCode::NoSuchUser, "nobody else is in the room".into()));
-        }
-        state.last_transfer += 1;
-        let transfer = state.last_transfer;
-        let event = state.next_event(EventBody::File {
-            from: sender.name.clone(),
-            to: match &offer.to {
-                Target::Room => Target::Room,
-                Target::User(_) => Target::User(copies[0].names[0].0.clone()),
-            },
-            transfer,
-            name: offer.name.clone(),
-            size: offer.size,
-            sha256: offer.sha256.clone(),
-            kind: offer.kind,
-        });
-        let frame = encode(LINK_SESSION, &ServerMsg::Event(event.clone()), &[]);
-        for copy in &copies {
-            if copy.session == LINK_SESSION {
-                copy.outbox.send(frame.clone());
-            } else {
-                copy.outbox
-                    .send_msg(copy.session, &ServerMsg::Event(event.clone()));
-            }
-        }
-        Ok((transfer, copies))
     }
 }
 

@@ -103,7 +103,7 @@ async fn refuse_full(mut socket: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let bye = protocol::codec::encode(
             protocol::LINK_SESSION,
-            &crate::outbox::bye_msg(protocol::ErrorCode::ServerFull),
+            &crate::notice::bye_msg(protocol::ErrorCode::ServerFull),
             &[],
         );
         socket.write_all(&bye.0).await?;

@@ -20,69 +20,23 @@ use protocol::{
 };
 
 use crate::{
-    outbox::{ChunkItem, Outbox},
-    room::RecipientCopy,
+    notice::failed,
+    outbox::{ChunkItem, Delivery, Outbox},
 };
 
-/// Tells a sender how one copy ended. Sent when the writer has written the
-/// copy's `file_end`; if it is dropped unwritten (the recipient's connection
-/// closed), the sender hears `recipient_left` instead.
+/// One copy of a file being relayed: a connection, the session id to stamp on
+/// its frames and the members it reaches. The room picks them (`offer_file`);
+/// the transfer relays to them.
 #[derive(Debug)]
-pub struct Delivery {
-    /// The sender's queue (not the room: this may run where the room is locked).
-    sender: Outbox,
-    /// The sender's session and its id for the transfer.
-    session: SessionId,
-    id: u32,
-    /// The members this copy reached.
-    names: Vec<(String, CancellationToken)>,
-    /// Whether the notice was sent.
-    done: bool,
-}
-
-impl Delivery {
-    /// The `file_end` was written to the recipient's socket.
-    pub fn written(mut self) {
-        self.done = true;
-        for (name, left) in &self.names {
-            let msg = if left.is_cancelled() {
-                failed(self.id, name, ErrorCode::RecipientLeft)
-            } else {
-                ServerMsg::FileDelivered {
-                    id: self.id,
-                    to: name.clone(),
-                }
-            };
-            self.sender.send_msg(self.session, &msg);
-        }
-    }
-}
-
-impl Drop for Delivery {
-    fn drop(&mut self) {
-        if !self.done {
-            for (name, _) in &self.names {
-                self.sender.send_msg(
-                    self.session,
-                    &failed(self.id, name, ErrorCode::RecipientLeft),
-                );
-            }
-        }
-    }
-}
-
-fn failed(id: u32, to: &str, code: ErrorCode) -> ServerMsg {
-    let message = match code {
-        ErrorCode::RecipientLeft => format!("{to} left before the file was complete"),
-        ErrorCode::SlowConsumer => format!("{to} did not read the file in time"),
-        _ => format!("the file could not be delivered to {to}"),
-    };
-    ServerMsg::FileFailed {
-        id,
-        to: Some(to.to_string()),
-        code,
-        message,
-    }
+pub struct RecipientCopy {
+    /// The recipient connection's queues: its chunk queue for the bytes, its
+    /// chat queue for an abort.
+    pub outbox: Outbox,
+    /// The recipient's session, or 0 for a room-wide copy (which crosses a
+    /// gateway link once for all its sessions).
+    pub session: SessionId,
+    /// The members this copy reaches, each with its `left` token.
+    pub names: Vec<(String, CancellationToken)>,
 }
 
 /// Why a whole transfer failed; the sender gets `file_failed` without `to`.
@@ -239,13 +193,12 @@ impl Transfer {
             ctx,
             |session| encode(session, &msg, &[]),
             |copy| {
-                Some(Box::new(Delivery {
-                    sender: sender.clone(),
-                    session: ctx.session,
+                Some(Box::new(Delivery::new(
+                    sender.clone(),
+                    ctx.session,
                     id,
-                    names: copy.names.clone(),
-                    done: false,
-                }))
+                    copy.names.clone(),
+                )))
             },
         )
         .await;
@@ -398,8 +351,8 @@ impl Transfer {
 /// Drops an item that will not be queued without its delivery notice: the
 /// caller tells the sender why instead.
 fn disarm(item: ChunkItem) {
-    if let Some(mut delivery) = item.delivery {
-        delivery.done = true;
+    if let Some(delivery) = item.delivery {
+        (*delivery).disarm();
     }
 }
 

@@ -4,7 +4,9 @@
 mod support;
 
 mod binary;
+mod file_flow;
 mod files;
 mod gateway;
+mod images;
 mod limits;
 mod room;

@@ -1,0 +1,206 @@
+//! A sender's file frames: checking an offer against the limits, feeding
+//! chunks and the end to its `Transfer`, and remembering failed ids so their
+//! late chunks are dropped quietly.
+
+use tracing::{debug, info};
+
+use protocol::{ErrorCode, ServerMsg, SessionId};
+
+use super::Connection;
+use crate::{
+    room::Offer,
+    transfer::{Ctx, Failure, Transfer},
+};
+
+/// Longest file name accepted in an offer, in bytes.
+const MAX_FILE_NAME: usize = 255;
+/// How many refused/failed transfer ids a session remembers, to drop their
+/// remaining chunks silently.
+const MAX_DEAD_TRANSFERS: usize = 256;
+
+impl Connection {
+    fn file_failed(
+        &self,
+        session: SessionId,
+        id: u32,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) {
+        self.reply(
+            session,
+            ServerMsg::FileFailed {
+                id,
+                to: None,
+                code,
+                message: message.into(),
+            },
+        );
+    }
+
+    fn mark_dead(&mut self, session: SessionId, id: u32) {
+        let s = self.sessions.get_mut(&session).expect("joined");
+        if s.dead.len() >= MAX_DEAD_TRANSFERS {
+            s.dead.clear();
+        }
+        s.dead.insert(id);
+    }
+
+    pub(super) fn offer(&mut self, session: SessionId, from: &str, id: u32, offer: Offer) {
+        let refusal = {
+            let s = &self.sessions[&session];
+            if s.transfers.contains_key(&id) {
+                Some((
+                    ErrorCode::BadFrame,
+                    format!("transfer id {id} is already open"),
+                ))
+            } else if s.transfers.len() >= self.config.max_transfers {
+                Some((
+                    ErrorCode::TooManyTransfers,
+                    format!("at most {} files at once", self.config.max_transfers),
+                ))
+            } else if offer.size > self.config.max_file {
+                Some((
+                    ErrorCode::FileTooLarge,
+                    format!(
+                        "files are at most {} bytes; this one is {}",
+                        self.config.max_file, offer.size
+                    ),
+                ))
+            } else if offer.sha256.len() != 64
+                || !offer.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                Some((
+                    ErrorCode::BadFrame,
+                    "sha256 must be 64 hex digits".to_string(),
+                ))
+            } else if offer.name.is_empty()
+                || offer.name.len() > MAX_FILE_NAME
+                || offer.name.chars().any(char::is_control)
+            {
+                Some((
+                    ErrorCode::BadFrame,
+                    format!("a file name is 1 to {MAX_FILE_NAME} bytes without control characters"),
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some((code, message)) = refusal {
+            // Do not kill an open transfer that reuses its id by mistake.
+            if code != ErrorCode::BadFrame || !self.sessions[&session].transfers.contains_key(&id) {
+                self.mark_dead(session, id);
+            }
+            self.file_failed(session, id, code, message);
+            return;
+        }
+        match self.room.offer_file(from, &offer) {
+            Ok((transfer, copies)) => {
+                let recipients = copies
+                    .iter()
+                    .flat_map(|c| c.names.iter().map(|(n, _)| n.clone()))
+                    .collect();
+                info!(
+                    from,
+                    transfer,
+                    file = offer.name,
+                    size = offer.size,
+                    "file offered"
+                );
+                self.reply(
+                    session,
+                    ServerMsg::FileAccepted {
+                        id,
+                        transfer,
+                        recipients,
+                    },
+                );
+                let t = Transfer::new(id, transfer, offer.kind, offer.size, offer.sha256, copies);
+                let s = self.sessions.get_mut(&session).expect("joined");
+                s.dead.remove(&id);
+                s.transfers.insert(id, t);
+            }
+            Err((code, message)) => {
+                self.mark_dead(session, id);
+                self.file_failed(session, id, code, message);
+            }
+        }
+    }
+
+    fn unknown_transfer(&mut self, session: SessionId, id: u32) {
+        let s = self.sessions.get_mut(&session).expect("joined");
+        if s.dead.contains(&id) {
+            return; // the sender was already told this transfer failed
+        }
+        // Unknown ids are counted against the rate limit so they cannot flood.
+        if s.bucket.try_take() {
+            self.error(
+                session,
+                ErrorCode::UnknownTransfer,
+                format!("no open transfer with id {id}"),
+            );
+        }
+    }
+
+    pub(super) async fn chunk(&mut self, session: SessionId, id: u32, payload: bytes::Bytes) {
+        let Some(mut transfer) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.transfers.remove(&id))
+        else {
+            return self.unknown_transfer(session, id);
+        };
+        let ctx = Ctx {
+            sender: &self.outbox,
+            session,
+            stall_timeout: self.config.file_stall_timeout,
+            stop: &self.stop,
+        };
+        match transfer.chunk(payload, &ctx).await {
+            Ok(()) => {
+                let s = self.sessions.get_mut(&session).expect("joined");
+                s.transfers.insert(id, transfer);
+            }
+            Err(failure) => self.fail_transfer(session, transfer, failure),
+        }
+    }
+
+    pub(super) async fn end(&mut self, session: SessionId, id: u32) {
+        let Some(transfer) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.transfers.remove(&id))
+        else {
+            let s = self.sessions.get_mut(&session).expect("joined");
+            if s.dead.remove(&id) {
+                return;
+            }
+            return self.unknown_transfer(session, id);
+        };
+        let ctx = Ctx {
+            sender: &self.outbox,
+            session,
+            stall_timeout: self.config.file_stall_timeout,
+            stop: &self.stop,
+        };
+        let number = transfer.transfer;
+        match transfer.end(&ctx).await {
+            Ok(()) => debug!(transfer = number, "file relayed"),
+            Err((failure, transfer)) => {
+                self.fail_transfer(session, transfer, failure);
+                // The end was its last frame: nothing more will come for it.
+                self.sessions
+                    .get_mut(&session)
+                    .expect("joined")
+                    .dead
+                    .remove(&id);
+            }
+        }
+    }
+
+    fn fail_transfer(&mut self, session: SessionId, mut transfer: Transfer, failure: Failure) {
+        info!(transfer = transfer.transfer, code = ?failure.code, "file failed: {}", failure.message);
+        transfer.abort(failure.code, &failure.message);
+        self.mark_dead(session, transfer.id);
+        self.file_failed(session, transfer.id, failure.code, failure.message);
+    }
+}
