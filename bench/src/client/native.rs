@@ -65,20 +65,6 @@ pub async fn dial(addr: SocketAddr, recv_buffer: Option<u32>) -> Result<TcpStrea
     Ok(stream)
 }
 
-/// Connects and says hello.
-pub async fn hello(addr: SocketAddr) -> Result<Conn, Error> {
-    hello_on(dial(addr, None).await?).await
-}
-
-/// Says hello on a connected stream.
-pub async fn hello_on(stream: TcpStream) -> Result<Conn, Error> {
-    let (conn, _hello) = dialer_for(&stream)
-        .hello_on(stream)
-        .await
-        .map_err(|e| setup_error(e, "hello"))?;
-    Ok(conn)
-}
-
 /// Connects, says hello and joins the room as `name`.
 pub async fn join(addr: SocketAddr, name: &str) -> Result<Conn, Error> {
     join_on(dial(addr, None).await?, name).await
