@@ -7,7 +7,8 @@
 //! - [`client`]: one connection per simulated user, one module per protocol:
 //!   native (through the `protocol` crate), IRC, WebSocket.
 //! - [`swarm`]: many clients at once, barriers between phases.
-//! - [`metrics`]: stamped bodies, latency histograms, sent/received counts.
+//! - [`metrics`]: stamped bodies, latency histograms, sent/received counts,
+//!   closed-loop sender windows and the barrier between phases.
 //! - [`procfs`]: the server's CPU seconds and RSS from `/proc`.
 //! - [`scenario`]: the six scenarios of the benchmark, one file each.
 //! - [`report`]: results as JSON lines, and Markdown tables with ratios.

@@ -108,6 +108,13 @@ impl TestCore {
     pub fn shutdown(&self) {
         self.shutdown.cancel();
     }
+
+    /// The token that shuts this core down (a clone: cancelling it is
+    /// [`TestCore::shutdown`]). Hand it to whatever should stop together with
+    /// the core, such as a web gateway a test starts in front of it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
 }
 
 impl Drop for TestCore {

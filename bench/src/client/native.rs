@@ -1,29 +1,53 @@
 //! A user on Switchboard's native protocol. Every byte goes through
-//! the `protocol` crate (`ClientCodec`, `Frame`): the load generator frames
-//! nothing itself.
+//! the `protocol` crate: the handshake is `protocol::client::Dialer`'s (the
+//! one every client uses), the frames are `ClientCodec`'s; the load generator
+//! frames nothing itself.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    ClientMsg, EventBody, PROTOCOL_VERSION, ServerMsg,
-    codec::{ClientCodec, Frame},
+    ClientMsg, EventBody, ServerMsg,
+    client::{ConnectError, Dialer, Joined},
+    codec::Frame,
 };
 use tokio::{
     net::{TcpSocket, TcpStream},
     sync::mpsc,
 };
-use tokio_util::codec::Framed;
 
 use super::{Command, End};
 use crate::{Error, metrics::Recorder};
 
 /// A connection that has said hello (and, after [`join`], joined).
-pub type Conn = Framed<TcpStream, ClientCodec>;
+pub use protocol::client::Conn;
 
 /// How long a client that stopped reading is given, at the end, to find the
 /// server's goodbye in what it never read.
 pub const STALLED_READ_BACK: Duration = Duration::from_secs(2);
+
+/// How long each handshake step (hello, join) may wait for its answer. Long,
+/// like [`super::JOIN_TIMEOUT`]: the load generator opens thousands of
+/// connections at once and every join is announced to every member, so a
+/// loaded server answers late without being broken. (The `Dialer`'s usual
+/// 10 s would turn a slow join storm into failed runs.)
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the load generator calls itself in the server's logs.
+const CLIENT: &str = "switchboard-bench/0.1";
+
+/// The load generator's dialer for a connected `stream`. Only its handshake
+/// is used: the TCP connect is [`dial`]'s, which can shrink the receive
+/// buffer. The address only names the server in a timeout's error.
+fn dialer_for(stream: &TcpStream) -> Dialer {
+    let server = stream
+        .peer_addr()
+        .map_or_else(|_| "the server".to_string(), |addr| addr.to_string());
+    Dialer {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        ..Dialer::new(server, CLIENT)
+    }
+}
 
 /// Connects; a small `recv_buffer` makes a client whose kernel buffer fills
 /// quickly (the slow consumer), `None` keeps the system's default.
@@ -41,26 +65,6 @@ pub async fn dial(addr: SocketAddr, recv_buffer: Option<u32>) -> Result<TcpStrea
     Ok(stream)
 }
 
-/// Connects and says hello.
-pub async fn hello(addr: SocketAddr) -> Result<Conn, Error> {
-    hello_on(dial(addr, None).await?).await
-}
-
-/// Says hello on a connected stream.
-pub async fn hello_on(stream: TcpStream) -> Result<Conn, Error> {
-    let mut conn = Framed::new(stream, ClientCodec::client());
-    conn.send(Frame::new(ClientMsg::Hello {
-        protocol: PROTOCOL_VERSION,
-        client: "switchboard-bench/0.1".into(),
-        gateway_token: None,
-    }))
-    .await?;
-    match next(&mut conn, "hello").await? {
-        ServerMsg::Hello { .. } => Ok(conn),
-        other => Err(refusal(other)),
-    }
-}
-
 /// Connects, says hello and joins the room as `name`.
 pub async fn join(addr: SocketAddr, name: &str) -> Result<Conn, Error> {
     join_on(dial(addr, None).await?, name).await
@@ -68,37 +72,30 @@ pub async fn join(addr: SocketAddr, name: &str) -> Result<Conn, Error> {
 
 /// Says hello and joins on a connected stream.
 pub async fn join_on(stream: TcpStream, name: &str) -> Result<Conn, Error> {
-    let mut conn = hello_on(stream).await?;
-    conn.send(Frame::new(ClientMsg::Join {
-        name: name.to_string(),
-        since: None,
-    }))
-    .await?;
-    loop {
-        match next(&mut conn, "join").await? {
-            ServerMsg::Welcome { .. } => return Ok(conn),
-            ServerMsg::Ping { nonce } => conn.send(Frame::new(ClientMsg::Pong { nonce })).await?,
-            ServerMsg::Event(_) => {}
-            other => return Err(refusal(other)),
+    let dialer = dialer_for(&stream);
+    let (mut conn, _hello) = dialer
+        .hello_on(stream)
+        .await
+        .map_err(|e| setup_error(e, "hello"))?;
+    match dialer.join(&mut conn, name, None).await {
+        Ok(Joined::Welcome(_)) => Ok(conn),
+        Ok(Joined::Refused { code, message }) => {
+            Err(Error::Refused(format!("{code:?}: {message}")))
         }
+        Err(e) => Err(setup_error(e, "join")),
     }
 }
 
-/// The next message, answering nothing; `Closed` at end of stream.
-pub async fn next(conn: &mut Conn, during: &'static str) -> Result<ServerMsg, Error> {
-    match conn.next().await {
-        Some(frame) => Ok(frame?.msg),
-        None => Err(Error::Closed(during)),
-    }
-}
-
-/// Turns an unexpected server message into an error that says what it was.
-pub fn refusal(msg: ServerMsg) -> Error {
-    match msg {
-        ServerMsg::Error { code, message } | ServerMsg::Bye { code, message } => {
-            Error::Refused(format!("{code:?}: {message}"))
-        }
-        other => Error::Refused(format!("unexpected {other:?}")),
+/// The load generator's error for a failed handshake step (`during`), worded
+/// as before the handshake moved to the `protocol` crate.
+fn setup_error(e: ConnectError, during: &'static str) -> Error {
+    match e {
+        ConnectError::Connect { source, .. } => Error::Io(source),
+        ConnectError::Timeout(server) => Error::Timeout(format!("{during} with {server}")),
+        ConnectError::Closed => Error::Closed(during),
+        ConnectError::Bye { code, message } => Error::Refused(format!("{code:?}: {message}")),
+        ConnectError::Codec(e) => Error::Codec(e),
+        ConnectError::Unexpected(what) => Error::Refused(format!("unexpected {what}")),
     }
 }
 

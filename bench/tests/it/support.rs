@@ -1,50 +1,41 @@
-//! Helpers: an in-process core server with benchmark-friendly limits, and
-//! checks on reports.
+//! Helpers: an in-process core (the shared `testkit::TestCore`) with
+//! benchmark-friendly limits, a web gateway in front of one, and checks on
+//! reports.
 
 use std::net::SocketAddr;
 
 use bench::report::Report;
+use testkit::TestCore;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-/// A core server running in this process until dropped.
-pub struct Core {
-    pub addr: SocketAddr,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Core {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+/// The core's configuration for loads: rate limits lifted (the loads send
+/// faster than a person types), the rest the defaults.
+fn bench_config() -> core_server::Config {
+    core_server::Config {
+        rate_per_sec: 1_000_000,
+        rate_burst: 1_000_000,
+        ..Default::default()
     }
 }
 
-/// Starts the core on an ephemeral port, rate limits lifted (the loads send
-/// faster than a person types), with `outbound_queue` frames per connection.
-pub async fn core_with_queue(outbound_queue: usize) -> Core {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = core_server::Config {
-        rate_per_sec: 1_000_000,
-        rate_burst: 1_000_000,
+/// Starts the core on an ephemeral port with benchmark limits and
+/// `outbound_queue` frames per connection; it runs until dropped.
+pub async fn core_with_queue(outbound_queue: usize) -> TestCore {
+    TestCore::with(core_server::Config {
         outbound_queue,
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(core_server::serve(listener, config, shutdown.clone()));
-    Core { addr, shutdown }
+        ..bench_config()
+    })
+    .await
 }
 
-pub async fn core() -> Core {
+pub async fn core() -> TestCore {
     core_with_queue(4096).await
 }
 
-/// The gateway token of in-test cores that a gateway links to.
-const TOKEN: &str = "bench-test-token";
-
-/// A core and a web gateway linked to it, both in this process.
+/// A core and a web gateway linked to it, both in this process; dropping it
+/// stops both (the gateway shares the core's shutdown token).
 pub struct Stack {
-    pub core: Core,
+    pub core: TestCore,
     pub http: SocketAddr,
     /// Holds the gateway's spool directory for the test's duration.
     _spool: tempfile::TempDir,
@@ -59,20 +50,15 @@ impl Stack {
     }
 }
 
-/// Starts a core (benchmark limits) and a gateway in front of it whose
-/// per-socket limits are lifted too.
+/// Starts a core (benchmark limits, accepting the gateway with
+/// [`testkit::TOKEN`]) and a gateway in front of it whose per-socket limits
+/// are lifted too.
 pub async fn stack() -> Stack {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = core_server::Config {
-        rate_per_sec: 1_000_000,
-        rate_burst: 1_000_000,
-        gateway_token: Some(TOKEN.into()),
-        ..Default::default()
-    };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(core_server::serve(listener, config, shutdown.clone()));
-    let core = Core { addr, shutdown };
+    let core = TestCore::with(core_server::Config {
+        gateway_token: Some(testkit::TOKEN.into()),
+        ..bench_config()
+    })
+    .await;
 
     let spool = tempfile::tempdir().unwrap();
     let args = web_gateway::config::Args {
@@ -82,8 +68,8 @@ pub async fn stack() -> Stack {
         ..Default::default()
     };
     let link = web_gateway::link::LinkConfig {
-        addr: addr.to_string(),
-        token: TOKEN.into(),
+        addr: core.addr.to_string(),
+        token: testkit::TOKEN.into(),
         backoff_min: std::time::Duration::from_millis(50),
         backoff_max: std::time::Duration::from_millis(500),
         ping_every: std::time::Duration::from_secs(15),
@@ -94,7 +80,7 @@ pub async fn stack() -> Stack {
         listener,
         args,
         link,
-        core.shutdown.clone(),
+        core.shutdown_token(),
     ));
     Stack {
         core,

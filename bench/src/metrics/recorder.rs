@@ -1,11 +1,6 @@
-//! What a run measures: delivery latency from timestamps the load generator
-//! puts in each message body, per-client counts of what arrived, and which
-//! messages have reached all their recipients (closed-loop senders wait on it).
-//!
-//! Every message body starts with `sb <sender> <seq> <micros> <kind> ` and is
-//! padded with `x` to the wanted size. `micros` is read from the recorder's own
-//! monotonic clock: sender and receivers live in the same process, so one
-//! clock measures the whole trip without any clock synchronisation.
+//! The run's [`Recorder`]: one per run, shared by every client (behind an
+//! `Arc`), written to from every receiving task at once. Counters are atomics
+//! and latency histograms are sharded, so receivers rarely wait on each other.
 
 use std::sync::{
     Mutex,
@@ -14,80 +9,17 @@ use std::sync::{
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
-use tokio::sync::{Notify, Semaphore};
 
-/// Longest latency the histograms hold (larger values are clamped to it).
-const MAX_MICROS: u64 = 120_000_000;
+use super::{
+    Latency,
+    barrier::Barrier,
+    latency::histogram,
+    stamp::{Kind, Stamp, body, parse},
+    window::Windows,
+};
+
 /// Histograms are split so receivers on different threads rarely share a lock.
 const SHARDS: usize = 16;
-/// Slots per sender for in-flight messages; a sender's window never exceeds it.
-pub const MAX_WINDOW: usize = 64;
-
-/// Whether a message is part of the measurement or a barrier between phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Counted and timed.
-    Measured,
-    /// Only proves that everything sent before it has been delivered.
-    Sync,
-}
-
-impl Kind {
-    fn letter(self) -> char {
-        match self {
-            Kind::Measured => 'M',
-            Kind::Sync => 'S',
-        }
-    }
-}
-
-/// The fields the load generator stamps into a message body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub sender: u32,
-    pub seq: u64,
-    pub micros: u64,
-    pub kind: Kind,
-}
-
-/// Builds a body of exactly `size` bytes (or the stamp's length, if longer).
-pub fn body(stamp: Stamp, size: usize) -> String {
-    let mut text = format!(
-        "sb {} {} {} {} ",
-        stamp.sender,
-        stamp.seq,
-        stamp.micros,
-        stamp.kind.letter()
-    );
-    if text.len() < size {
-        text.extend(std::iter::repeat_n('x', size - text.len()));
-    }
-    text
-}
-
-/// Reads the stamp back; `None` for text the load generator did not write.
-pub fn parse(text: &str) -> Option<Stamp> {
-    let mut parts = text.strip_prefix("sb ")?.splitn(5, ' ');
-    let sender = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    let micros = parts.next()?.parse().ok()?;
-    let kind = match parts.next()? {
-        "M" => Kind::Measured,
-        "S" => Kind::Sync,
-        _ => return None,
-    };
-    Some(Stamp {
-        sender,
-        seq,
-        micros,
-        kind,
-    })
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_max(MAX_MICROS, 3).expect("valid histogram bounds")
-}
 
 /// Shared by every client of a run: they report what they receive here.
 pub struct Recorder {
@@ -101,16 +33,10 @@ pub struct Recorder {
     received: Vec<AtomicU64>,
     /// Clients whose connection ended while they should have been listening.
     disconnected: Vec<AtomicBool>,
-    /// How many recipients complete a message (0: completion is not tracked).
-    expected: AtomicU64,
-    /// Per sender, [`MAX_WINDOW`] slots of `(seq as u32) << 32 | acks`.
-    slots: Vec<AtomicU64>,
-    /// Per sender, one permit per message it may still have in flight.
-    windows: Vec<Semaphore>,
+    /// Which measured messages are complete, per sender.
+    windows: Windows,
     /// The sync barrier in progress and how many recipients have seen it.
-    sync_id: AtomicU64,
-    sync_acks: AtomicU64,
-    sync_done: Notify,
+    barrier: Barrier,
 }
 
 impl Recorder {
@@ -122,14 +48,8 @@ impl Recorder {
             fanout: Mutex::new(histogram()),
             received: (0..clients).map(|_| AtomicU64::new(0)).collect(),
             disconnected: (0..clients).map(|_| AtomicBool::new(false)).collect(),
-            expected: AtomicU64::new(0),
-            slots: (0..clients * MAX_WINDOW)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            windows: (0..clients).map(|_| Semaphore::new(0)).collect(),
-            sync_id: AtomicU64::new(u64::MAX),
-            sync_acks: AtomicU64::new(0),
-            sync_done: Notify::new(),
+            windows: Windows::new(clients),
+            barrier: Barrier::new(),
         }
     }
 
@@ -164,12 +84,7 @@ impl Recorder {
             return;
         }
         match stamp.kind {
-            Kind::Sync => {
-                if stamp.seq == self.sync_id.load(Ordering::Acquire) {
-                    self.sync_acks.fetch_add(1, Ordering::AcqRel);
-                    self.sync_done.notify_waiters();
-                }
-            }
+            Kind::Sync => self.barrier.ack(stamp.seq),
             Kind::Measured => {
                 let latency = now.saturating_sub(stamp.micros).max(1);
                 if let Some(count) = self.received.get(receiver as usize) {
@@ -179,96 +94,36 @@ impl Recorder {
                     .lock()
                     .expect("histogram lock")
                     .saturating_record(latency);
-                self.ack(stamp, now);
+                self.windows.ack(stamp.sender, stamp.seq, || {
+                    self.fanout
+                        .lock()
+                        .expect("histogram lock")
+                        .saturating_record(now.saturating_sub(stamp.micros).max(1));
+                });
             }
-        }
-    }
-
-    /// Counts one recipient of a tracked message; the last one completes it.
-    fn ack(&self, stamp: Stamp, now: u64) {
-        let expected = self.expected.load(Ordering::Relaxed);
-        if expected == 0 {
-            return;
-        }
-        let sender = stamp.sender as usize;
-        let Some(slot) = self
-            .slots
-            .get(sender * MAX_WINDOW + (stamp.seq as usize % MAX_WINDOW))
-        else {
-            return;
-        };
-        let mut current = slot.load(Ordering::Acquire);
-        loop {
-            // A slot reused for a later message (this one timed out) is left alone.
-            if current >> 32 != stamp.seq & 0xFFFF_FFFF {
-                return;
-            }
-            match slot.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
-        if (current & 0xFFFF_FFFF) + 1 == expected {
-            self.fanout
-                .lock()
-                .expect("histogram lock")
-                .saturating_record(now.saturating_sub(stamp.micros).max(1));
-            self.windows[sender].add_permits(1);
         }
     }
 
     /// Tracks completion of measured messages: each needs `recipients` acks,
     /// and every sender may have `window` of them in flight.
     pub fn track(&self, recipients: u64, window: usize, senders: impl Iterator<Item = u32>) {
-        assert!((1..=MAX_WINDOW).contains(&window), "window out of range");
-        self.expected.store(recipients, Ordering::Relaxed);
-        for sender in senders {
-            let permits = &self.windows[sender as usize];
-            let _ = permits.try_acquire_many(permits.available_permits() as u32);
-            permits.add_permits(window);
-        }
+        self.windows.track(recipients, window, senders);
     }
 
     /// Waits (at most `timeout`) until `sender` may send another message, and
     /// arms the slot for `seq`. `false` means a message never completed.
     pub async fn begin(&self, sender: u32, seq: u64, timeout: Duration) -> bool {
-        if self.expected.load(Ordering::Relaxed) == 0 {
-            return true;
-        }
-        match tokio::time::timeout(timeout, self.windows[sender as usize].acquire()).await {
-            Ok(Ok(permit)) => permit.forget(),
-            _ => return false,
-        }
-        self.slots[sender as usize * MAX_WINDOW + (seq as usize % MAX_WINDOW)]
-            .store((seq & 0xFFFF_FFFF) << 32, Ordering::Release);
-        true
+        self.windows.begin(sender, seq, timeout).await
     }
 
     /// Starts a sync barrier; returns its id (the `seq` of the sync message).
     pub fn start_sync(&self) -> u64 {
-        let id = self.sync_id.load(Ordering::Acquire).wrapping_add(1);
-        self.sync_acks.store(0, Ordering::Release);
-        self.sync_id.store(id, Ordering::Release);
-        id
+        self.barrier.start()
     }
 
     /// Waits until `recipients` clients have seen the current sync message.
     pub async fn wait_sync(&self, recipients: u64, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.sync_done.notified();
-            if self.sync_acks.load(Ordering::Acquire) >= recipients {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.sync_acks.load(Ordering::Acquire) >= recipients;
-            }
-        }
+        self.barrier.wait(recipients, timeout).await
     }
 
     pub fn mark_disconnected(&self, client: u32) {
@@ -347,56 +202,10 @@ impl Recorder {
     }
 }
 
-/// Percentiles of a latency histogram, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub struct Latency {
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-impl Latency {
-    fn of(h: &Histogram<u64>) -> Self {
-        let ms = |micros: u64| micros as f64 / 1000.0;
-        if h.is_empty() {
-            return Latency::default();
-        }
-        Latency {
-            count: h.len(),
-            p50_ms: ms(h.value_at_quantile(0.50)),
-            p95_ms: ms(h.value_at_quantile(0.95)),
-            p99_ms: ms(h.value_at_quantile(0.99)),
-            max_ms: ms(h.max()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bodies_round_trip_at_the_asked_size() {
-        let stamp = Stamp {
-            sender: 3,
-            seq: 77,
-            micros: 123_456,
-            kind: Kind::Measured,
-        };
-        let text = body(stamp, 256);
-        assert_eq!(text.len(), 256);
-        assert_eq!(parse(&text), Some(stamp));
-        let sync = Stamp {
-            kind: Kind::Sync,
-            ..stamp
-        };
-        assert_eq!(parse(&body(sync, 0)), Some(sync));
-        assert_eq!(parse("hello"), None);
-        assert_eq!(parse("sb 1 2 x M "), None);
-        assert_eq!(parse("sb 1 2 3 Q "), None);
-    }
+    use crate::metrics::MAX_WINDOW;
 
     #[test]
     fn a_message_completes_when_every_recipient_has_it() {
@@ -435,7 +244,7 @@ mod tests {
         rt.block_on(async {
             assert!(rec.begin(0, 0, Duration::from_millis(10)).await);
             // Seq 64 reuses seq 0's slot; an ack for 0 must not complete it.
-            rec.windows[0].add_permits(1);
+            rec.windows.permits[0].add_permits(1);
             assert!(
                 rec.begin(0, MAX_WINDOW as u64, Duration::from_millis(10))
                     .await
