@@ -20,9 +20,13 @@ use super::{
 
 /// A browser session: its cookie and CSRF token.
 pub struct Web {
+    /// The name it joined as (its WebSocket hello must say so).
     pub name: String,
+    /// `switchboard_session=...`, as the browser sends it back.
     pub cookie: String,
+    /// The token the chat page's forms carry.
     pub csrf: String,
+    /// The gateway's address (also its Origin).
     pub addr: SocketAddr,
 }
 
