@@ -4,10 +4,13 @@
 //!
 //! - `core.rs`: [`TestCore`], a real core on a loopback port.
 //! - `client.rs`: [`RawClient`], frames by hand through the real codec.
+//! - `busy.rs`: `RawClient`'s `until_*` readers, for a room with other
+//!   traffic (skip the rest, answer pings).
 //! - `fixtures.rs`: images, random bytes, SHA-256, restartable ports.
 //!
 //! Every wait has a timeout ([`WAIT`]); nothing sleeps to synchronise.
 
+mod busy;
 mod client;
 mod core;
 mod fixtures;
