@@ -126,8 +126,18 @@ impl Room {
     }
 
     pub async fn send(&self, msg: ClientMsg) {
+        self.send_frame(Frame::new(msg)).await;
+    }
+
+    pub async fn send_frame(&self, frame: Frame<ClientMsg>) {
         // If the writer is gone the connection is lost; the main loop notices.
-        let _ = self.outbox.control.send(Frame::new(msg)).await;
+        let _ = self.outbox.control.send(frame).await;
+    }
+
+    /// The writer's control queue, for frames sent from where nothing can
+    /// await (the keep-alive's callback).
+    pub fn control(&self) -> mpsc::Sender<Frame<ClientMsg>> {
+        self.outbox.control.clone()
     }
 
     pub fn others(&self) -> Vec<UserInfo> {
@@ -456,6 +466,7 @@ impl Room {
                 });
             }
             ServerMsg::Error { code, message } => self.error(code.as_str(), message),
+            // The session's KeepAlive answers pings; none reach here.
             ServerMsg::Ping { nonce } => self.send(ClientMsg::Pong { nonce }).await,
             ServerMsg::Bye { message, .. } => return Some(format!("the server said: {message}")),
             ServerMsg::Pong { nonce } => {

@@ -9,11 +9,11 @@ use std::{path::PathBuf, time::Duration};
 use futures_util::StreamExt;
 use protocol::{
     ClientMsg, ErrorCode, Limits,
-    client::{Conn, Dialer, Joined, Welcome, spawn_writer},
+    client::{Backoff, Conn, Dialer, Joined, KeepAlive, ReadError, Welcome, spawn_writer},
     validate_name,
 };
 use tokio::{
-    sync::mpsc,
+    sync::mpsc::{self, error::TrySendError},
     time::{Instant, interval, sleep, timeout},
 };
 use tokio_util::sync::CancellationToken;
@@ -50,11 +50,10 @@ const CONTROL_QUEUE: usize = 256;
 /// never sits in memory and chat never waits behind many chunks.
 const FILE_QUEUE: usize = 4;
 
-/// Silence from the server after which we ping it.
-const PING_AFTER: Duration = Duration::from_secs(15);
-/// Silence after which the connection is considered dead.
+/// Silence after which the connection is considered dead. The shared
+/// [`KeepAlive`] pings after half of it and gives up after all of it.
 const DEAD_AFTER: Duration = Duration::from_secs(45);
-/// How long to wait for its pong.
+/// At the end of input, how long to wait for the pong to the drain ping.
 const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 /// First and longest pause between reconnection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -99,6 +98,7 @@ pub async fn run(
         next_id: 1,
     };
     let mut failures = 0u32;
+    let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
     let mut joined_before = false;
     let mut last_failure = None;
     loop {
@@ -110,6 +110,7 @@ pub async fn run(
         match attempt {
             Ok((conn, limits, welcome)) => {
                 failures = 0;
+                backoff.reset();
                 let reconnect = joined_before;
                 joined_before = true;
                 match session.in_room(conn, limits, welcome, reconnect).await {
@@ -142,7 +143,7 @@ pub async fn run(
                 last_failure = Some(reason);
             }
         }
-        let delay = (BACKOFF_MIN * 2u32.saturating_pow(failures)).min(BACKOFF_MAX);
+        let delay = backoff.next_delay();
         let why = last_failure
             .take()
             .map(|reason| format!(" ({reason})"))
@@ -347,10 +348,17 @@ impl Session {
         }
 
         let mut ticker = interval(Duration::from_secs(1));
-        let mut last_heard = Instant::now();
-        let mut pinged = false;
+        let mut keepalive = KeepAlive::new(DEAD_AFTER / 2);
+        // The keep-alive's pings and pongs go straight to the writer's control
+        // queue; only when it is full do they wait here, for an awaited send
+        // after the `select!` (the keep-alive's callback cannot await).
+        let control = room.control();
+        let mut replies = Vec::new();
         let mut drain_deadline = None;
         let ended = loop {
+            for frame in replies.drain(..) {
+                room.send_frame(frame).await;
+            }
             if self.eof && !room.has_outgoing() {
                 // Before leaving, a ping: the server answers in order, so its
                 // pong comes after every reply to what we sent (echoes,
@@ -374,19 +382,24 @@ impl Session {
                 biased;
                 _ = self.quit.cancelled() => break Ended::Quit,
                 Some(progress) = progress_rx.recv() => room.on_progress(progress).await,
-                frame = stream.next() => {
-                    last_heard = Instant::now();
-                    pinged = false;
-                    match frame {
-                        Some(Ok(frame)) => {
-                            if let Some(reason) = room.on_frame(frame).await {
-                                break Ended::Lost(reason);
-                            }
-                        }
-                        Some(Err(e)) => break Ended::Lost(e.to_string()),
-                        None => break Ended::Lost("the server closed the connection".into()),
+                // Pings (the server's, answered) and pongs to our keep-alive
+                // pings stay inside; the pong to the drain ping comes out.
+                frame = keepalive.next(&mut stream, |frame| {
+                    if let Err(TrySendError::Full(frame)) = control.try_send(frame) {
+                        replies.push(frame);
                     }
-                }
+                }) => match frame {
+                    Ok(frame) => {
+                        if let Some(reason) = room.on_frame(frame).await {
+                            break Ended::Lost(reason);
+                        }
+                    }
+                    Err(ReadError::Silent) => break Ended::Lost(format!(
+                        "nothing heard from the server for {} s",
+                        DEAD_AFTER.as_secs()
+                    )),
+                    Err(e) => break Ended::Lost(e.to_string()),
+                },
                 input = self.input.recv(), if !self.eof => match input {
                     None | Some(Input::Eof) => self.eof = true,
                     Some(Input::Line(line)) => match command::parse(&line) {
@@ -405,14 +418,6 @@ impl Session {
                     },
                 },
                 _ = ticker.tick() => {
-                    let silent = last_heard.elapsed();
-                    if silent > DEAD_AFTER {
-                        break Ended::Lost(format!("nothing heard from the server for {} s", silent.as_secs()));
-                    }
-                    if silent > PING_AFTER && !pinged {
-                        pinged = true;
-                        room.send(ClientMsg::Ping { nonce: 1 }).await;
-                    }
                     if self.eof {
                         room.give_up_stale_receipts();
                     }
@@ -430,9 +435,10 @@ impl Session {
             Ended::Quit => {
                 let _ = timeout(QUIT_PATIENCE, room.send(ClientMsg::Quit)).await;
                 room.close().await;
-                drop(room);
-                // Everything queued (the last messages, the quit) is written
-                // before the connection closes.
+                // The writer ends once every sender of its control queue is
+                // gone; then everything queued (the last messages, the quit)
+                // is written before the connection closes.
+                drop((room, control));
                 let _ = timeout(QUIT_PATIENCE, writer).await;
             }
             Ended::Lost(_) => {
