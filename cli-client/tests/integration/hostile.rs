@@ -48,7 +48,7 @@ async fn hostile_file_names_are_saved_safely_inside_the_download_dir() {
         assert_eq!(path.file_name().unwrap().to_str().unwrap(), *safe);
     }
     // Control characters in a name: the server refuses the offer outright
-    // (the client would strip them too: see safe_name's unit tests).
+    // (the client would strip them too: see protocol's safe_file_name tests).
     let id = 100;
     let data = b"ansi";
     mallory
