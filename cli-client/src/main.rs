@@ -3,17 +3,24 @@
 //! # Layout
 //! - `args`: command-line options. `app`: picks the front-end and runs.
 //! - `command`: what a typed line means (`/private`, `/sendfile`, …).
-//! - `connection`: connect, handshake, join, and the writer task (through
-//!   core-server's codec; no framing here).
-//! - `session`: the connect / join / reconnect loop and the connected loop;
-//!   `room`: the state of one connected period and what commands and server
-//!   frames do to it;
-//!   `pace`: waits instead of hitting the server's rate limit.
+//! - `session/`: the connect / join / reconnect loop (`mod.rs`), connecting
+//!   and joining under a name (`join.rs`), and the connected period with the
+//!   shared keep-alive and the drain ping (`connected.rs`). Connecting,
+//!   framing, the writer task, keep-alive and backoff are `protocol::client`'s;
+//!   nothing here frames bytes.
+//! - `room/`: the state of one connected period and what commands and server
+//!   frames do to it (`mod.rs`); our offers and their receipts
+//!   (`outgoing.rs`); files arriving (`incoming.rs`). Pacing to the server's
+//!   rate limit is `protocol::rate::Pacer`.
 //! - `transfer_out` / `transfer_in`: files streamed from / to disk, SHA-256
-//!   checked; `safe_name`: what received files are called.
-//! - `render`: events as readable lines or JSON lines; `ui`: where they go.
-//! - `interactive` (line editor, progress bars) and `scripted` (stdin lines):
-//!   the two front-ends.
+//!   checked; `save`: where a received file goes, never overwriting.
+//! - `view`: what the front-end shows around the prompt, and the drain
+//!   ping's nonce (shared by session and room, so neither imports the other).
+//! - `render/`: events as readable lines (`text.rs`) or JSON lines
+//!   (`json.rs`), control sequences stripped (`controls.rs`); `ui`: where
+//!   they go.
+//! - `interactive/` (line editor: `prompt.rs`, `complete.rs`, `hangup.rs`)
+//!   and `scripted` (stdin lines): the two front-ends.
 
 mod app;
 mod args;

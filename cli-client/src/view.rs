@@ -41,5 +41,8 @@ impl ViewHandle {
     }
 }
 
-/// The nonce of the ping sent before leaving at the end of input.
+/// The nonce of the ping sent before leaving at the end of input. Not the
+/// keep-alive's own nonce: `KeepAlive` swallows pongs to that one, and the
+/// room must see this pong to know that every earlier reply is in.
 pub const DRAIN_NONCE: u64 = 0x5157_0bad;
+const _: () = assert!(DRAIN_NONCE != protocol::client::KEEPALIVE_NONCE);

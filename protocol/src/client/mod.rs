@@ -16,5 +16,5 @@ mod writer;
 
 pub use backoff::Backoff;
 pub use connect::{Conn, ConnectError, Dialer, Joined, ServerHello, Welcome};
-pub use keepalive::{KeepAlive, ReadError};
+pub use keepalive::{KEEPALIVE_NONCE, KeepAlive, ReadError};
 pub use writer::{Outbox, spawn_writer, write_queued};
