@@ -15,12 +15,12 @@ use std::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use protocol::{
-    ClientKind, ErrorCode, Event, EventBody, Seq, ServerMsg, SessionId, Target, UserInfo,
-};
+use protocol::{ClientKind, ErrorCode, Event, EventBody, Seq, ServerMsg, SessionId, UserInfo};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::browser::{self, Control, TimelineEvent};
+/// Re-exported for the link, which names it from here.
+pub use crate::browser::target_name;
+use crate::browser::{self, Control, TimelineEvent, timeline};
 
 /// Limits of the hub, from the command line.
 #[derive(Debug, Clone)]
@@ -238,45 +238,6 @@ impl State {
 /// A random 128-bit token, hex encoded (session cookies, CSRF tokens, file URLs).
 pub fn random_token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// The timeline form of a core event; `None` for file offers, which become
-/// timeline events only once the file is complete (see `spool`).
-fn timeline(ev: &Event, history: bool) -> Option<TimelineEvent> {
-    let ts = ev.ts;
-    Some(match &ev.event {
-        EventBody::Message { from, text } => TimelineEvent::Message {
-            ts,
-            from: from.clone(),
-            text: text.clone(),
-            history,
-        },
-        EventBody::Private { from, to, text } => TimelineEvent::Private {
-            ts,
-            from: from.clone(),
-            to: to.clone(),
-            text: text.clone(),
-            history,
-        },
-        EventBody::Joined { user } => TimelineEvent::Joined {
-            ts,
-            name: user.name.clone(),
-            kind: user.kind,
-        },
-        EventBody::Left { name } => TimelineEvent::Left {
-            ts,
-            name: name.clone(),
-        },
-        EventBody::File { .. } => return None,
-    })
-}
-
-/// Who a file is for, as the browser shows it.
-pub fn target_name(to: &Target) -> Option<String> {
-    match to {
-        Target::Room => None,
-        Target::User(name) => Some(name.clone()),
-    }
 }
 
 impl Hub {
@@ -525,24 +486,18 @@ impl Hub {
         let Some(session) = st.sessions.get_mut(&id) else {
             return;
         };
-        let (upload, reply, notice) = match msg {
-            ServerMsg::FileAccepted { id, .. } => (*id, Some(UploadReply::Accepted), None),
+        let (upload, reply) = match msg {
+            ServerMsg::FileAccepted { id, .. } => (*id, Some(UploadReply::Accepted)),
             ServerMsg::FileFailed {
-                id,
-                to,
-                code,
-                message,
+                id, code, message, ..
             } => (
                 *id,
                 Some(UploadReply::Failed {
                     code: *code,
                     message: message.clone(),
                 }),
-                Some((to.clone(), message.clone())),
             ),
-            ServerMsg::FileDelivered { id, to } => {
-                (*id, None, Some((Some(to.clone()), String::new())))
-            }
+            ServerMsg::FileDelivered { id, .. } => (*id, None),
             _ => return,
         };
         let Some(entry) = session.uploads.get_mut(&upload) else {
@@ -556,16 +511,8 @@ impl Hub {
                 return;
             }
         }
-        let text = match notice {
-            Some((Some(to), message)) if message.is_empty() => {
-                format!("{} was delivered to {to}", entry.name)
-            }
-            Some((to, message)) => format!(
-                "{} could not be delivered{}: {message}",
-                entry.name,
-                to.map(|t| format!(" to {t}")).unwrap_or_default()
-            ),
-            None => return,
+        let Some(text) = browser::upload_notice(&entry.name, msg) else {
+            return;
         };
         session.send(&browser::control(&Control::Notice { text: &text }));
     }
