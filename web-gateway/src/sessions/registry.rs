@@ -307,3 +307,47 @@ impl UserList {
             .binary_search_by(|u| u.name.to_ascii_lowercase().cmp(&key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::ClientKind;
+
+    use super::*;
+
+    #[test]
+    fn the_user_list_is_sorted_and_names_are_unique_ignoring_case() {
+        let user = |name: &str| UserInfo {
+            name: name.into(),
+            kind: ClientKind::Web,
+        };
+        let mut list = UserList::default();
+        list.set(vec![
+            user("carol"),
+            user("Alice"),
+            user("bob"),
+            user("ALICE"),
+        ]);
+        list.add(user("Bob"));
+        list.remove("CAROL");
+        let names: Vec<&str> = list.as_slice().iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["Alice", "bob"]);
+    }
+
+    #[test]
+    fn a_joining_session_is_neither_found_nor_expired() {
+        let mut registry = Registry::default();
+        let pending = registry.begin_join("web", 1).unwrap();
+        assert!(matches!(
+            registry.begin_join("more", 1),
+            Err(JoinError::Full)
+        ));
+        assert!(registry.lookup(&pending.cookie).is_none());
+        assert!(registry.expire_idle(Duration::ZERO).is_empty());
+        assert_eq!(registry.len(), 1);
+        registry.get_mut(pending.info.id).unwrap().phase = Phase::Attached;
+        let found = registry.lookup(&pending.cookie).unwrap();
+        assert_eq!((found.id, found.name), (pending.info.id, "web".into()));
+        assert_eq!(registry.expire_idle(Duration::ZERO), [pending.info.id]);
+        assert!(registry.lookup(&pending.cookie).is_none());
+    }
+}

@@ -202,6 +202,8 @@ pub(super) fn on_session_error(
 
 #[cfg(test)]
 mod tests {
+    use protocol::ErrorCode;
+
     use super::super::testing::{drain, hub, joined, message};
 
     #[test]
@@ -223,5 +225,45 @@ mod tests {
         assert!(texts[0].contains("before"));
         assert!(texts[1].contains("gap"));
         assert!(texts[2].contains("after"));
+    }
+
+    #[test]
+    fn a_re_attach_refused_with_name_taken_is_retried_ever_more_slowly() {
+        let hub = hub(64);
+        let id = joined(&hub, "web");
+        hub.on_room_event(&message(3, "seen"));
+        hub.link_down();
+        hub.rejoin_list(true);
+        let retry = |hub: &super::super::Hub| {
+            hub.on_session_error(id, ErrorCode::NameTaken, "taken")
+                .unwrap()
+        };
+        let first = retry(&hub);
+        assert_eq!((first.name.as_str(), first.since), ("web", Some(3)));
+        let second = retry(&hub);
+        assert!(second.delay > first.delay, "{first:?} {second:?}");
+        assert_eq!(hub.rejoin_retries(), 2);
+        // Any other refusal ends the session.
+        assert!(
+            hub.on_session_error(id, ErrorCode::NameInvalid, "no")
+                .is_none()
+        );
+        assert_eq!(hub.session_count(), 0);
+    }
+
+    #[test]
+    fn an_error_for_an_attached_session_is_shown_to_its_browsers() {
+        let hub = hub(64);
+        let id = joined(&hub, "web");
+        let (_, mut rx) = hub.attach_socket(id, 0, (1, 1)).unwrap();
+        drain(&mut rx);
+        assert!(
+            hub.on_session_error(id, ErrorCode::NameTaken, "taken")
+                .is_none()
+        );
+        let got = drain(&mut rx);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].contains(r#""type":"error""#) && got[0].contains("name_taken"));
+        assert_eq!(hub.session_count(), 1);
     }
 }
