@@ -6,9 +6,14 @@
 //! with the core, so browsers never see it). A browser keeps the largest `seq` it
 //! has shown and reconnects with `/ws?since=<seq>`: it then gets exactly what it
 //! missed, nothing twice.
+//!
+//! The translation of what the core says (`protocol::Event`, the `ServerMsg`s
+//! about uploads) into what a browser sees lives here too ([`timeline`],
+//! [`target_name`], [`upload_notice`]), so the hub in `sessions` only decides
+//! *who* gets a message, never what it looks like.
 
 use axum::extract::ws::Utf8Bytes;
-use protocol::{ClientKind, FileKind, Millis, UserInfo};
+use protocol::{ClientKind, Event, EventBody, FileKind, Millis, ServerMsg, Target, UserInfo};
 use serde::{Deserialize, Serialize};
 
 /// Something for the timeline. Serialised together with its `seq` by [`render`].
@@ -116,6 +121,65 @@ pub fn control(msg: &Control<'_>) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(msg).expect("plain data serialises"))
 }
 
+/// The timeline form of a core event; `None` for file offers, which become
+/// timeline events only once the file is complete (see `spool`). `history`
+/// marks messages from before the session joined.
+pub fn timeline(ev: &Event, history: bool) -> Option<TimelineEvent> {
+    let ts = ev.ts;
+    Some(match &ev.event {
+        EventBody::Message { from, text } => TimelineEvent::Message {
+            ts,
+            from: from.clone(),
+            text: text.clone(),
+            history,
+        },
+        EventBody::Private { from, to, text } => TimelineEvent::Private {
+            ts,
+            from: from.clone(),
+            to: to.clone(),
+            text: text.clone(),
+            history,
+        },
+        EventBody::Joined { user } => TimelineEvent::Joined {
+            ts,
+            name: user.name.clone(),
+            kind: user.kind,
+        },
+        EventBody::Left { name } => TimelineEvent::Left {
+            ts,
+            name: name.clone(),
+        },
+        EventBody::File { .. } => return None,
+    })
+}
+
+/// Who a file is for, as the browser shows it.
+pub fn target_name(to: &Target) -> Option<String> {
+    match to {
+        Target::Room => None,
+        Target::User(name) => Some(name.clone()),
+    }
+}
+
+/// The notice a browser gets for the core's later word about one of its
+/// uploads, the file `file`: delivered, or not. `None` for anything else
+/// (`file_accepted` is answered to the uploader itself, not as a notice).
+pub fn upload_notice(file: &str, msg: &ServerMsg) -> Option<String> {
+    let (to, message) = match msg {
+        ServerMsg::FileDelivered { to, .. } => (Some(to), ""),
+        ServerMsg::FileFailed { to, message, .. } => (to.as_ref(), message.as_str()),
+        _ => return None,
+    };
+    Some(match to {
+        // A failure with no reason reads as a delivery; kept as it always was.
+        Some(to) if message.is_empty() => format!("{file} was delivered to {to}"),
+        to => format!(
+            "{file} could not be delivered{}: {message}",
+            to.map(|t| format!(" to {t}")).unwrap_or_default()
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +195,42 @@ mod tests {
         assert_eq!(
             render(3, &ev).as_str(),
             r#"{"seq":3,"type":"message","ts":5,"from":"bob","text":"<b>hi</b>","history":false}"#
+        );
+    }
+
+    #[test]
+    fn upload_notices() {
+        let check = |msg: ServerMsg, expected: Option<&str>| {
+            assert_eq!(upload_notice("a.png", &msg).as_deref(), expected, "{msg:?}");
+        };
+        check(
+            ServerMsg::FileDelivered {
+                id: 1,
+                to: "bob".into(),
+            },
+            Some("a.png was delivered to bob"),
+        );
+        let failed = |to: Option<&str>, message: &str| ServerMsg::FileFailed {
+            id: 1,
+            to: to.map(String::from),
+            code: protocol::ErrorCode::NoSuchUser,
+            message: message.into(),
+        };
+        check(
+            failed(Some("bob"), "gone"),
+            Some("a.png could not be delivered to bob: gone"),
+        );
+        check(
+            failed(None, "gone"),
+            Some("a.png could not be delivered: gone"),
+        );
+        check(
+            ServerMsg::FileAccepted {
+                id: 1,
+                transfer: 2,
+                recipients: vec![],
+            },
+            None,
         );
     }
 
