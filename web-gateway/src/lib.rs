@@ -152,7 +152,7 @@ pub fn start(
     let spool = Spool::open(&SpoolConfig {
         dir: args.spool_dir.clone(),
         max_bytes: args.spool_max_bytes,
-        expiry: Duration::from_secs(args.spool_expiry_secs),
+        expiry: args.spool_expiry,
     })
     .context("cannot open the spool directory")?;
     let (link, _task) = Link::spawn(link, hub.clone(), spool.clone(), shutdown.clone());
@@ -169,7 +169,7 @@ pub fn start(
 
 /// Ends idle sessions and removes expired files.
 async fn housekeeping(state: AppState, shutdown: CancellationToken) {
-    let grace = state.config.session_grace();
+    let grace = state.config.session_grace;
     let every = (grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
     loop {
@@ -252,9 +252,10 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
     let link = LinkConfig {
         addr: core_addr.clone(),
         token,
-        backoff_min: Duration::from_millis(args.reconnect_min_ms),
-        backoff_max: Duration::from_millis(args.reconnect_max_ms.max(args.reconnect_min_ms)),
-        ping_every: Duration::from_secs(args.core_ping_secs.max(1)),
+        backoff_min: args.reconnect_min,
+        backoff_max: args.reconnect_max.max(args.reconnect_min),
+        // At least a second: a zero would ping the core without pause.
+        ping_every: args.core_ping.max(Duration::from_secs(1)),
     };
     let state = start(args, link, &shutdown)?;
     // Say "running" once browsers can join (an unreachable remote core is

@@ -586,7 +586,10 @@ async fn leaving_ends_the_session_and_frees_the_name() {
 #[tokio::test]
 async fn an_abandoned_session_expires() {
     let core = Core::start().await;
-    let gw = Gateway::start_with(core.addr, |args| args.session_grace_secs = 1).await;
+    let gw = Gateway::start_with(core.addr, |args| {
+        args.session_grace = std::time::Duration::from_secs(1)
+    })
+    .await;
     let mut terry = Tcp::join(core.addr, "terry").await;
     let _ghost = gw.join("ghost").await;
     terry
@@ -717,12 +720,13 @@ async fn the_binary_documents_its_options() {
         "--max-upload",
         "--spool-dir",
         "--spool-max-bytes",
-        "--spool-expiry-secs",
-        "--session-grace-secs",
+        "--spool-expiry",
+        "--session-grace",
         "--browser-queue",
         "--ws-max-message",
         "--ws-rate",
-        "--reconnect-min-ms",
+        "--reconnect-min",
+        "--core-ping",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }
