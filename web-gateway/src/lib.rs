@@ -81,17 +81,15 @@ pub struct AppState {
 impl AppState {
     /// The upload limit: ours, or the core's if smaller.
     pub fn max_upload(&self) -> u64 {
-        match self.link.up() {
-            Some((_, limits)) => self.config.max_upload.min(limits.max_file),
+        match self.link.limits() {
+            Some(limits) => self.config.max_upload.min(limits.max_file),
             None => self.config.max_upload,
         }
     }
 
     /// The core's message limit (bytes of UTF-8).
     pub fn max_message(&self) -> u32 {
-        self.link
-            .up()
-            .map_or(4096, |(_, limits)| limits.max_message)
+        self.link.limits().map_or(4096, |limits| limits.max_message)
     }
 
     /// Ends a session everywhere: browsers, the core, the spool.
