@@ -3,13 +3,16 @@
 //!
 //! # Layout
 //! - [`config`]: command-line options.
-//! - [`link`]: the task that owns the single TCP connection to the core:
-//!   attach/detach sessions, reconnect with backoff, re-attach with `since`.
+//! - [`link`]: the task that owns the single TCP connection to the core
+//!   (`link/mod.rs` the handle and [`link::LinkSession`], `connection.rs`
+//!   connect, serve, reconnect with backoff, re-attach with `since`;
+//!   `routing.rs` each core frame to the hub, the spool or an upload).
 //! - [`sessions`]: cookie -> session; the hub that fans events out to browser
 //!   sockets (serialised once, bounded queue per socket, slow ones dropped).
 //! - [`browser`]: the WebSocket JSON protocol (`WEBSOCKET.md`).
 //! - [`ws`]: the WebSocket handler. [`upload`]: multipart uploads streamed to
-//!   the core. [`spool`]: received files on disk. [`files`]: downloads.
+//!   the core. [`spool`]: received files on disk (`incoming.rs` one file being
+//!   written, `writer.rs` the task fed by the link). [`files`]: downloads.
 //! - [`pages`]: the askama pages (top-level `templates/`). [`auth`]: cookie,
 //!   Origin and CSRF checks. [`error`]: the handlers' error type.
 //!
