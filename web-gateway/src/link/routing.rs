@@ -47,7 +47,8 @@ impl<'a> Inbound<'a> {
         let session = frame.session;
         let reply = |msg: ClientMsg| self.session.queue(Frame::new(msg).with_session(session));
         match frame.msg {
-            // Pings are answered, and keep-alive pongs taken, by `KeepAlive`.
+            // `KeepAlive` answers the core's pings before frames get here;
+            // this arm only keeps the match whole.
             ServerMsg::Ping { nonce } => reply(ClientMsg::Pong { nonce }),
             ServerMsg::Pong { .. } | ServerMsg::Hello { .. } => {}
             ServerMsg::Event(ev) => {
