@@ -1,8 +1,16 @@
 //! Command-line options (every one also documented in `--help` and README.md).
+//!
+//! Durations are written like on every other binary (`10s`, `500ms`, `2m`;
+//! [`protocol::parse_duration`]). The old `--*-secs` / `--*-ms` spellings are
+//! still accepted, hidden, for one release, each with its old unit: a bare
+//! number is seconds for a `-secs` flag (the same as the new parser, so those
+//! are plain aliases) and milliseconds for a `-ms` flag (so those are separate
+//! hidden flags, folded into the new fields by [`Args::fold_old_spellings`]).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use protocol::{parse_duration, parse_millis};
 
 /// Switchboard web gateway: lets browsers join the chat room.
 ///
@@ -54,14 +62,14 @@ pub struct Args {
     #[arg(long, default_value_t = 1024 * 1024 * 1024)]
     pub spool_max_bytes: u64,
 
-    /// How long a received file can be downloaded, in seconds.
-    #[arg(long, default_value_t = 24 * 60 * 60)]
-    pub spool_expiry_secs: u64,
+    /// How long a received file can be downloaded (e.g. `1440m`, `10s`).
+    #[arg(long, alias = "spool-expiry-secs", default_value = "1440m", value_name = "DURATION", value_parser = parse_duration)]
+    pub spool_expiry: Duration,
 
     /// How long a session survives without any open page (reloads and short
-    /// network drops keep the session), in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub session_grace_secs: u64,
+    /// network drops keep the session), e.g. `60s`.
+    #[arg(long, alias = "session-grace-secs", default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub session_grace: Duration,
 
     /// Most web users at once.
     #[arg(long, default_value_t = 1000)]
@@ -88,19 +96,19 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     pub ws_burst: u32,
 
-    /// First delay before reconnecting to the core, in milliseconds; doubles
-    /// on each failure up to --reconnect-max-ms.
-    #[arg(long, default_value_t = 100)]
-    pub reconnect_min_ms: u64,
+    /// First delay before reconnecting to the core (e.g. `100ms`); doubles on
+    /// each failure up to --reconnect-max.
+    #[arg(long, default_value = "100ms", value_name = "DURATION", value_parser = parse_duration)]
+    pub reconnect_min: Duration,
 
-    /// Longest delay between reconnect attempts, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
-    pub reconnect_max_ms: u64,
+    /// Longest delay between reconnect attempts (e.g. `5s`).
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub reconnect_max: Duration,
 
-    /// Seconds of silence from the core before the gateway pings it; twice
+    /// Silence from the core before the gateway pings it (e.g. `15s`); twice
     /// that and the link is dropped and re-established.
-    #[arg(long, default_value_t = 15)]
-    pub core_ping_secs: u64,
+    #[arg(long, alias = "core-ping-secs", default_value = "15s", value_name = "DURATION", value_parser = parse_duration)]
+    pub core_ping: Duration,
 
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long)]
@@ -109,6 +117,25 @@ pub struct Args {
     /// Directory of the static assets (app.js, style.css).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../static"))]
     pub static_dir: PathBuf,
+
+    /// The old `--*-ms` spellings; empty once [`Args::fold_old_spellings`] ran.
+    #[command(flatten)]
+    #[doc(hidden)]
+    pub old: OldSpellings,
+}
+
+/// The flags renamed when durations got units, whose bare numbers meant
+/// milliseconds (a plain alias would make them seconds). Hidden; remove after
+/// one release.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OldSpellings {
+    /// Old spelling of --reconnect-min.
+    #[arg(long = "reconnect-min-ms", hide = true, value_name = "MS", value_parser = parse_millis, conflicts_with = "reconnect_min")]
+    pub reconnect_min_ms: Option<Duration>,
+
+    /// Old spelling of --reconnect-max.
+    #[arg(long = "reconnect-max-ms", hide = true, value_name = "MS", value_parser = parse_millis, conflicts_with = "reconnect_max")]
+    pub reconnect_max_ms: Option<Duration>,
 }
 
 impl Default for Args {
@@ -118,7 +145,100 @@ impl Default for Args {
 }
 
 impl Args {
-    pub fn session_grace(&self) -> Duration {
-        Duration::from_secs(self.session_grace_secs)
+    /// The binary's command line, old spellings folded in (exits with a usage
+    /// message on a bad one, like [`Parser::parse`]).
+    pub fn from_command_line() -> Args {
+        Args::parse().fold_old_spellings()
+    }
+
+    /// Parses `args` (the program name first) the way the binary does.
+    pub fn try_from_args<I, T>(args: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(Args::try_parse_from(args)?.fold_old_spellings())
+    }
+
+    /// Moves the values given with the old `--*-ms` spellings into the new
+    /// fields (clap already refused both spellings of one option at once).
+    pub fn fold_old_spellings(mut self) -> Args {
+        if let Some(d) = self.old.reconnect_min_ms.take() {
+            self.reconnect_min = d;
+        }
+        if let Some(d) = self.old.reconnect_max_ms.take() {
+            self.reconnect_max = d;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each old spelling, with its old unit, gives the same `Duration` as the
+    /// new one.
+    #[test]
+    fn old_duration_spellings_still_parse() {
+        let parse = |args: &[&str]| {
+            Args::try_from_args(std::iter::once("web-gateway").chain(args.iter().copied()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        };
+        let old = parse(&[
+            "--spool-expiry-secs",
+            "600",
+            "--session-grace-secs",
+            "30",
+            "--reconnect-min-ms",
+            "200",
+            "--reconnect-max-ms",
+            "3000",
+            "--core-ping-secs",
+            "7",
+        ]);
+        let new = parse(&[
+            "--spool-expiry",
+            "10m",
+            "--session-grace",
+            "30s",
+            "--reconnect-min",
+            "200ms",
+            "--reconnect-max",
+            "3s",
+            "--core-ping",
+            "7s",
+        ]);
+        for args in [&old, &new] {
+            assert_eq!(args.spool_expiry, Duration::from_secs(600));
+            assert_eq!(args.session_grace, Duration::from_secs(30));
+            assert_eq!(args.reconnect_min, Duration::from_millis(200));
+            assert_eq!(args.reconnect_max, Duration::from_secs(3));
+            assert_eq!(args.core_ping, Duration::from_secs(7));
+            assert!(args.old.reconnect_min_ms.is_none() && args.old.reconnect_max_ms.is_none());
+        }
+        // A unit on an old `-ms` flag means what it says.
+        assert_eq!(
+            parse(&["--reconnect-max-ms", "2s"]).reconnect_max,
+            Duration::from_secs(2)
+        );
+        // The defaults are the documented ones.
+        let default = Args::default();
+        assert_eq!(default.spool_expiry, Duration::from_secs(24 * 60 * 60));
+        assert_eq!(default.session_grace, Duration::from_secs(60));
+        assert_eq!(default.reconnect_min, Duration::from_millis(100));
+        assert_eq!(default.reconnect_max, Duration::from_secs(5));
+        assert_eq!(default.core_ping, Duration::from_secs(15));
+        // Both spellings of one option at once are refused, not silently merged.
+        assert!(
+            Args::try_from_args([
+                "web-gateway",
+                "--reconnect-min",
+                "1s",
+                "--reconnect-min-ms",
+                "5"
+            ])
+            .is_err()
+        );
     }
 }

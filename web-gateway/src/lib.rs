@@ -3,13 +3,16 @@
 //!
 //! # Layout
 //! - [`config`]: command-line options.
-//! - [`link`]: the task that owns the single TCP connection to the core:
-//!   attach/detach sessions, reconnect with backoff, re-attach with `since`.
+//! - [`link`]: the task that owns the single TCP connection to the core
+//!   (`link/mod.rs` the handle and [`link::LinkSession`], `connection.rs`
+//!   connect, serve, reconnect with backoff, re-attach with `since`;
+//!   `routing.rs` each core frame to the hub, the spool or an upload).
 //! - [`sessions`]: cookie -> session; the hub that fans events out to browser
 //!   sockets (serialised once, bounded queue per socket, slow ones dropped).
 //! - [`browser`]: the WebSocket JSON protocol (`WEBSOCKET.md`).
 //! - [`ws`]: the WebSocket handler. [`upload`]: multipart uploads streamed to
-//!   the core. [`spool`]: received files on disk. [`files`]: downloads.
+//!   the core. [`spool`]: received files on disk (`incoming.rs` one file being
+//!   written, `writer.rs` the task fed by the link). [`files`]: downloads.
 //! - [`pages`]: the askama pages (top-level `templates/`). [`auth`]: cookie,
 //!   Origin and CSRF checks. [`error`]: the handlers' error type.
 //!
@@ -81,17 +84,15 @@ pub struct AppState {
 impl AppState {
     /// The upload limit: ours, or the core's if smaller.
     pub fn max_upload(&self) -> u64 {
-        match self.link.up() {
-            Some((_, limits)) => self.config.max_upload.min(limits.max_file),
+        match self.link.limits() {
+            Some(limits) => self.config.max_upload.min(limits.max_file),
             None => self.config.max_upload,
         }
     }
 
     /// The core's message limit (bytes of UTF-8).
     pub fn max_message(&self) -> u32 {
-        self.link
-            .up()
-            .map_or(4096, |(_, limits)| limits.max_message)
+        self.link.limits().map_or(4096, |limits| limits.max_message)
     }
 
     /// Ends a session everywhere: browsers, the core, the spool.
@@ -152,7 +153,7 @@ pub fn start(
     let spool = Spool::open(&SpoolConfig {
         dir: args.spool_dir.clone(),
         max_bytes: args.spool_max_bytes,
-        expiry: Duration::from_secs(args.spool_expiry_secs),
+        expiry: args.spool_expiry,
     })
     .context("cannot open the spool directory")?;
     let (link, _task) = Link::spawn(link, hub.clone(), spool.clone(), shutdown.clone());
@@ -169,7 +170,7 @@ pub fn start(
 
 /// Ends idle sessions and removes expired files.
 async fn housekeeping(state: AppState, shutdown: CancellationToken) {
-    let grace = state.config.session_grace();
+    let grace = state.config.session_grace;
     let every = (grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
     loop {
@@ -252,9 +253,10 @@ pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> 
     let link = LinkConfig {
         addr: core_addr.clone(),
         token,
-        backoff_min: Duration::from_millis(args.reconnect_min_ms),
-        backoff_max: Duration::from_millis(args.reconnect_max_ms.max(args.reconnect_min_ms)),
-        ping_every: Duration::from_secs(args.core_ping_secs.max(1)),
+        backoff_min: args.reconnect_min,
+        backoff_max: args.reconnect_max.max(args.reconnect_min),
+        // At least a second: a zero would ping the core without pause.
+        ping_every: args.core_ping.max(Duration::from_secs(1)),
     };
     let state = start(args, link, &shutdown)?;
     // Say "running" once browsers can join (an unreachable remote core is

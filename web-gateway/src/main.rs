@@ -1,7 +1,6 @@
 //! `web-gateway`: parse the options, log with tracing (`RUST_LOG`), run until
 //! Ctrl-C or SIGTERM.
 
-use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use web_gateway::config::Args;
@@ -13,7 +12,7 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
+    let args = Args::from_command_line();
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     match web_gateway::run(args, shutdown).await {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use protocol::human_size;
 
-use crate::{AppState, auth, error::AppError, sessions::JoinError};
+use crate::{AppState, auth, error::AppError, link::LinkError, sessions::JoinError};
 
 /// How long the join page waits for the core's welcome.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,7 +98,7 @@ pub async fn join(
     if let Err(e) = validate_name(name) {
         return join_error(name, &e.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let Some((generation, _)) = state.link.up() else {
+    let Some(core) = state.link.session() else {
         return join_error(
             name,
             "The chat server cannot be reached right now (the gateway is reconnecting). Try again in a moment.",
@@ -116,9 +116,15 @@ pub async fn join(
     };
     // Bound to this connection: if it drops first, the join fails here and is
     // not replayed on the next one for a session that no longer exists.
-    if let Err(e) = state.link.send_on(generation, id, join).await {
+    if core.send(id, join).await.is_err() {
         state.hub.end_session(id, "join failed");
-        return join_error(name, &e.to_string(), StatusCode::SERVICE_UNAVAILABLE);
+        // Whether the link is down or already on another connection, the
+        // user's advice is the same.
+        return join_error(
+            name,
+            &LinkError::Down.to_string(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
     }
     let outcome = match tokio::time::timeout(JOIN_TIMEOUT, pending.welcome).await {
         Ok(Ok(outcome)) => outcome,

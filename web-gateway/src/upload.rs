@@ -18,13 +18,20 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use bytes::BytesMut;
-use protocol::{CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, sniff_image, validate_name};
+use protocol::{
+    CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, SessionId, Target, sniff_image, validate_name,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use protocol::human_size;
 
-use crate::{AppState, auth, error::AppError, sessions::UploadReply};
+use crate::{
+    AppState, auth,
+    error::AppError,
+    link::{LinkError, LinkSession},
+    sessions::UploadReply,
+};
 
 /// Room for the multipart framing and the small fields around the file.
 pub const MULTIPART_SLACK: u64 = 64 * 1024;
@@ -116,7 +123,10 @@ async fn receive(
         .clone()
         .try_acquire_owned()
         .map_err(|_| AppError::Unavailable("too many uploads are in progress; try again".into()))?;
-    let (generation, _) = state.link.up().ok_or(crate::link::LinkError::Down)?;
+    // The upload belongs to the connection that is up now: if it drops
+    // before the last chunk, the upload fails instead of going on, half-sent,
+    // on the next one.
+    let core = state.link.session().ok_or(LinkError::Down)?;
 
     let mut csrf_ok = false;
     let mut to = None;
@@ -164,7 +174,7 @@ async fn receive(
     } else {
         file.name.clone()
     };
-    send_to_core(state, session.id, generation, &file, &name, &target).await?;
+    send_to_core(state, &core, session.id, &file, &name, &target).await?;
     let to_text = match &target {
         Target::Room => "the room".to_string(),
         Target::User(u) => u.clone(),
@@ -238,8 +248,8 @@ async fn spool_field(
 /// Offers the file, waits for the core to accept, then streams the chunks.
 async fn send_to_core(
     state: &AppState,
-    session: protocol::SessionId,
-    generation: u64,
+    core: &LinkSession,
+    session: SessionId,
     file: &Received,
     name: &str,
     target: &Target,
@@ -247,7 +257,7 @@ async fn send_to_core(
     let (id, accepted) = state
         .hub
         .begin_upload(session, name)
-        .ok_or(crate::link::LinkError::Down)?;
+        .ok_or(LinkError::Down)?;
     let offer = ClientMsg::FileOffer {
         id,
         to: target.clone(),
@@ -256,32 +266,28 @@ async fn send_to_core(
         sha256: file.sha256.clone(),
         kind: file.kind,
     };
-    state.link.send_on(generation, session, offer).await?;
+    core.send(session, offer).await?;
     match tokio::time::timeout(OFFER_TIMEOUT, accepted).await {
         Ok(Ok(UploadReply::Accepted)) => {}
         Ok(Ok(UploadReply::Failed { message, .. })) => return Err(AppError::Refused(message)),
-        Ok(Err(_)) => return Err(crate::link::LinkError::Down.into()),
+        Ok(Err(_)) => return Err(LinkError::Down.into()),
         Err(_) => {
             return Err(AppError::Unavailable(
                 "the chat server did not accept the file in time".into(),
             ));
         }
     }
-    let result = stream_chunks(state, session, generation, id, file).await;
+    let result = stream_chunks(core, session, id, file).await;
     if result.is_err() {
         // Best effort: the core discards what it got; the link may be gone.
-        let _ = state
-            .link
-            .send_on(generation, session, ClientMsg::FileCancel { id })
-            .await;
+        let _ = core.send(session, ClientMsg::FileCancel { id }).await;
     }
     result
 }
 
 async fn stream_chunks(
-    state: &AppState,
-    session: protocol::SessionId,
-    generation: u64,
+    core: &LinkSession,
+    session: SessionId,
     id: u32,
     file: &Received,
 ) -> Result<(), AppError> {
@@ -298,14 +304,7 @@ async fn stream_chunks(
             break;
         }
         sent += buf.len() as u64;
-        state
-            .link
-            .send_chunk(
-                generation,
-                session,
-                ClientMsg::FileChunk { id },
-                buf.freeze(),
-            )
+        core.send_chunk(session, ClientMsg::FileChunk { id }, buf.freeze())
             .await?;
     }
     if sent != file.size {
@@ -313,14 +312,7 @@ async fn stream_chunks(
             "temporary upload changed size"
         )));
     }
-    state
-        .link
-        .send_chunk(
-            generation,
-            session,
-            ClientMsg::FileEnd { id },
-            Default::default(),
-        )
+    core.send_chunk(session, ClientMsg::FileEnd { id }, Default::default())
         .await?;
     Ok(())
 }

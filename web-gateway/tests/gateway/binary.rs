@@ -23,12 +23,13 @@ async fn the_binary_documents_its_options() {
         "--max-upload",
         "--spool-dir",
         "--spool-max-bytes",
-        "--spool-expiry-secs",
-        "--session-grace-secs",
+        "--spool-expiry",
+        "--session-grace",
         "--browser-queue",
         "--ws-max-message",
         "--ws-rate",
-        "--reconnect-min-ms",
+        "--reconnect-min",
+        "--core-ping",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }

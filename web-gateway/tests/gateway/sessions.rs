@@ -103,7 +103,10 @@ async fn leaving_ends_the_session_and_frees_the_name() {
 #[tokio::test]
 async fn an_abandoned_session_expires() {
     let core = TestCore::start().await;
-    let gw = Gateway::start_with(core.addr, |args| args.session_grace_secs = 1).await;
+    let gw = Gateway::start_with(core.addr, |args| {
+        args.session_grace = std::time::Duration::from_secs(1)
+    })
+    .await;
     let mut terry = core.join("terry").await;
     let _ghost = gw.join("ghost").await;
     terry

@@ -41,16 +41,16 @@ impl Gateway {
     /// With options changed by `tweak`; waits until the link is up.
     pub async fn start_with(core: SocketAddr, tweak: impl FnOnce(&mut Args)) -> Gateway {
         let mut args = Args {
-            reconnect_min_ms: 20,
-            reconnect_max_ms: 200,
+            reconnect_min: Duration::from_millis(20),
+            reconnect_max: Duration::from_millis(200),
             ..Default::default()
         };
         tweak(&mut args);
         let link = LinkConfig {
             addr: core.to_string(),
             token: TOKEN.to_string(),
-            backoff_min: Duration::from_millis(args.reconnect_min_ms),
-            backoff_max: Duration::from_millis(args.reconnect_max_ms),
+            backoff_min: args.reconnect_min,
+            backoff_max: args.reconnect_max,
             ping_every: Duration::from_secs(5),
         };
         let shutdown = CancellationToken::new();
