@@ -197,8 +197,10 @@ pub async fn serve(
     serve_state(listener, state, shutdown).await
 }
 
-/// Serves an already started [`AppState`] until `shutdown`.
-async fn serve_state(
+/// Serves an already started [`AppState`] until `shutdown`; callers that
+/// must know when the link is up (tests, benchmarks) start it themselves and
+/// wait on `state.link.wait_up`.
+pub async fn serve_state(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,

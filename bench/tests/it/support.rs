@@ -76,12 +76,15 @@ pub async fn stack() -> Stack {
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = listener.local_addr().unwrap();
-    tokio::spawn(web_gateway::serve(
-        listener,
-        args,
-        link,
-        core.shutdown_token(),
-    ));
+    let shutdown = core.shutdown_token();
+    let state = web_gateway::start(args, link, &shutdown).expect("gateway state");
+    tokio::spawn(web_gateway::serve_state(listener, state.clone(), shutdown));
+    // Joins before the link is up are answered 503: wait, as a browser would
+    // be told to.
+    assert!(
+        state.link.wait_up(testkit::WAIT).await,
+        "gateway link did not come up"
+    );
     Stack {
         core,
         http,
