@@ -88,6 +88,11 @@ pub enum ClientMsg {
         /// (used by a gateway re-attaching after a link drop).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Seq>,
+        /// The person's network address (an IP address as text), sent by a
+        /// gateway for each browser so per-address limits apply to people,
+        /// not to the gateway. Ignored on a direct connection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addr: Option<String>,
     },
     /// A message to the whole room.
     Say {

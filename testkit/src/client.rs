@@ -84,6 +84,7 @@ impl RawClient {
             Frame::new(ClientMsg::Join {
                 name: name.into(),
                 since,
+                addr: None,
             })
             .with_session(session),
         )

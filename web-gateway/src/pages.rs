@@ -113,6 +113,7 @@ pub async fn join(
     let join = ClientMsg::Join {
         name: name.to_string(),
         since: None,
+        addr: None,
     };
     // Bound to this connection: if it drops first, the join fails here and is
     // not replayed on the next one for a session that no longer exists.

@@ -56,7 +56,7 @@ impl Connection {
             ClientMsg::Hello { .. } => {
                 self.error(session, ErrorCode::AlreadyJoined, "hello was already sent")
             }
-            ClientMsg::Join { name, since } => self.join(session, &name, since),
+            ClientMsg::Join { name, since, .. } => self.join(session, &name, since),
             ClientMsg::Ping { nonce } => self.reply(session, ServerMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
             ClientMsg::Quit => {

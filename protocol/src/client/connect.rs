@@ -171,6 +171,7 @@ async fn join_as(
     conn.send(Frame::new(ClientMsg::Join {
         name: name.to_string(),
         since,
+        addr: None,
     }))
     .await?;
     loop {

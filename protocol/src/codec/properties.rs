@@ -37,8 +37,11 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
                 gateway_token
             }
         ),
-        (text(), proptest::option::of(any::<u64>()))
-            .prop_map(|(name, since)| ClientMsg::Join { name, since }),
+        (text(), proptest::option::of(any::<u64>())).prop_map(|(name, since)| ClientMsg::Join {
+            name,
+            since,
+            addr: None,
+        }),
         text().prop_map(|text| ClientMsg::Say { text }),
         (text(), text()).prop_map(|(to, text)| ClientMsg::Private { to, text }),
         Just(ClientMsg::Users),

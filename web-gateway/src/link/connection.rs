@@ -128,7 +128,14 @@ impl LinkTask {
         let count = rejoin.len();
         for (id, name, since) in rejoin {
             if let Err(e) = conn
-                .feed(Frame::new(ClientMsg::Join { name, since }).with_session(id))
+                .feed(
+                    Frame::new(ClientMsg::Join {
+                        name,
+                        since,
+                        addr: None,
+                    })
+                    .with_session(id),
+                )
                 .await
             {
                 return e.into();
