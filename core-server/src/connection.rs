@@ -94,7 +94,8 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(config.outbound_queue, config.file_queue);
+    let (outbox, queues) =
+        outbox::channel(&room.stream(), config.outbound_queue, config.file_queue);
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,

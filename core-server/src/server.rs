@@ -42,7 +42,7 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let config = Arc::new(config);
-    let room = Room::new(config.history);
+    let room = Room::new(config.history, config.room_buffer);
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();

@@ -6,6 +6,7 @@ mod support;
 mod binary;
 mod file_flow;
 mod files;
+mod flood;
 mod gateway;
 mod images;
 mod limits;
