@@ -9,4 +9,5 @@ mod files;
 mod gateway;
 mod images;
 mod limits;
+mod login;
 mod room;
