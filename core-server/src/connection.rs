@@ -12,6 +12,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    net::IpAddr,
     sync::Arc,
 };
 
@@ -31,6 +32,7 @@ use protocol::{
 };
 
 use crate::{
+    admission::Admission,
     config::Config,
     notice::Bye,
     outbox::{self, Outbox},
@@ -41,6 +43,7 @@ use crate::{
 mod dispatch;
 mod files;
 mod handshake;
+mod token;
 
 /// A user on this connection: the one user of a direct connection, or one
 /// attached session of a gateway link.
@@ -66,6 +69,10 @@ enum Flow {
 /// The reader's state.
 struct Connection {
     room: Room,
+    /// Per-address limits (joins, failed gateway tokens).
+    admission: Admission,
+    /// The peer's address (`None` only if the socket could not tell).
+    peer_ip: Option<IpAddr>,
     config: Arc<Config>,
     /// This connection's own queues.
     outbox: Outbox,
@@ -90,7 +97,13 @@ struct Connection {
 
 /// Serves one accepted connection until it ends; returns after its writer has
 /// drained (bounded by the drain timeout).
-pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: CancellationToken) {
+pub async fn run(
+    socket: TcpStream,
+    room: Room,
+    config: Arc<Config>,
+    admission: Admission,
+    shutdown: CancellationToken,
+) {
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
@@ -106,6 +119,8 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let stop = shutdown.child_token();
     let mut conn = Connection {
         room,
+        admission,
+        peer_ip: peer.map(|p| p.ip()),
         link_bucket: RateLimit::new(config.rate_per_sec, config.rate_burst),
         config,
         outbox,

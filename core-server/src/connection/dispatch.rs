@@ -15,7 +15,7 @@ impl Connection {
             payload,
         } = frame;
         if self.link.is_none() {
-            return self.before_hello(session, msg);
+            return self.before_hello(session, msg).await;
         }
         if !self.gateway && session != LINK_SESSION {
             // Counted, so a flood of these cannot buy unlimited replies.
@@ -61,7 +61,9 @@ impl Connection {
             ClientMsg::Hello { .. } => {
                 self.error(session, ErrorCode::AlreadyJoined, "hello was already sent")
             }
-            ClientMsg::Join { name, since, .. } => self.join(session, &name, since),
+            ClientMsg::Join { name, since, addr } => {
+                return self.join(session, &name, since, addr.as_deref());
+            }
             ClientMsg::Ping { nonce } => self.reply(session, ServerMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
             ClientMsg::Quit => {

@@ -2,13 +2,16 @@
 //! version, gateway token, registering the link with the room), a `join`, and
 //! a gateway session's `quit`.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+};
 
-use tracing::info;
+use tracing::{debug, info};
 
 use protocol::{
     ClientKind, ClientMsg, ErrorCode, LINK_SESSION, MAX_CLIENT_LEN, PROTOCOL_VERSION, ServerMsg,
-    SessionId, rate::RateLimit, secrets_match,
+    SessionId, rate::RateLimit,
 };
 
 use super::{Connection, Flow, Session};
@@ -44,7 +47,7 @@ fn is_format(c: char) -> bool {
 }
 
 impl Connection {
-    pub(super) fn before_hello(&mut self, session: SessionId, msg: ClientMsg) -> Flow {
+    pub(super) async fn before_hello(&mut self, session: SessionId, msg: ClientMsg) -> Flow {
         // Every frame before the login counts, so a stranger cannot buy an
         // unlimited stream of replies (PROTOCOL.md, "Rate limit").
         if !self.link_bucket.try_take() {
@@ -70,10 +73,9 @@ impl Connection {
                     return Flow::Close(Some(ErrorCode::UnsupportedVersion.into()));
                 }
                 if let Some(token) = gateway_token {
-                    let expected = self.config.gateway_token.as_deref();
-                    if !expected.is_some_and(|e| secrets_match(token.as_bytes(), e.as_bytes())) {
-                        info!(%client, "gateway link refused: wrong token");
-                        return Flow::Close(Some(ErrorCode::Unauthorized.into()));
+                    if let Err(bye) = self.check_token(&token).await {
+                        debug!(%client, code = ?bye.code, "gateway link refused");
+                        return Flow::Close(Some(bye));
                     }
                     self.gateway = true;
                     self.logged_in = true;
@@ -100,10 +102,42 @@ impl Connection {
         Flow::Continue
     }
 
-    pub(super) fn join(&mut self, session: SessionId, name: &str, since: Option<u64>) {
+    /// A `join`; `addr` is the person's address a gateway link names (ignored
+    /// on a direct connection, where the peer's own address counts).
+    pub(super) fn join(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        since: Option<u64>,
+        addr: Option<&str>,
+    ) -> Flow {
         if self.sessions.contains_key(&session) {
             self.error(session, ErrorCode::AlreadyJoined, "already in the room");
-            return;
+            return Flow::Continue;
+        }
+        let ip = if self.gateway {
+            match addr.map(str::parse::<IpAddr>) {
+                None => None,
+                Some(Ok(ip)) => Some(ip),
+                Some(Err(_)) => {
+                    self.error(
+                        session,
+                        ErrorCode::BadFrame,
+                        "join.addr is not an IP address",
+                    );
+                    return Flow::Continue;
+                }
+            }
+        } else {
+            self.peer_ip
+        };
+        if let Some(Err(message)) = ip.map(|ip| self.admission.join(ip)) {
+            info!(?ip, session, "join refused: too many from this address");
+            if !self.gateway {
+                return Flow::Close(Some(Bye::new(ErrorCode::RateLimited, message)));
+            }
+            self.error(session, ErrorCode::RateLimited, message);
+            return Flow::Continue;
         }
         let kind = if self.gateway {
             ClientKind::Web
@@ -127,6 +161,7 @@ impl Connection {
             }
             Err((code, message)) => self.error(session, code, message),
         }
+        Flow::Continue
     }
 
     /// A gateway session quits: it leaves; the link stays.

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod addresses;
 mod binary;
 mod file_flow;
 mod files;
