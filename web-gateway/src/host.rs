@@ -62,7 +62,7 @@ impl AllowedHosts {
             return false;
         };
         let inner = &self.inner;
-        if inner.names.iter().any(|n| *n == name) {
+        if inner.names.contains(&name) {
             return true;
         }
         match name.parse::<IpAddr>() {
