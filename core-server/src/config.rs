@@ -249,13 +249,13 @@ impl Config {
         if self.file_stall_timeout >= self.ping_timeout {
             return bad("--file-stall-timeout must be shorter than --ping-timeout".into());
         }
-        if let Some(token) = &self.gateway_token {
-            if !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len()) {
-                return bad(format!(
-                    "--gateway-token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} bytes (a long random secret); this one is {}",
-                    token.len()
-                ));
-            }
+        if let Some(token) = &self.gateway_token
+            && !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len())
+        {
+            return bad(format!(
+                "--gateway-token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} bytes (a long random secret); this one is {}",
+                token.len()
+            ));
         }
         if self.max_connections_per_addr == 0
             || self.joins_per_minute == 0
