@@ -263,9 +263,6 @@ impl Config {
         {
             return bad("--max-connections-per-addr, --joins-per-minute and --max-auth-failures must be at least 1".into());
         }
-        if self.auth_delay >= self.login_timeout {
-            return bad("--auth-delay must be shorter than --login-timeout".into());
-        }
         Ok(())
     }
 }
@@ -334,10 +331,6 @@ mod tests {
             },
             Config {
                 gateway_token: Some("x".repeat(MAX_TOKEN_LEN + 1)),
-                ..Config::default()
-            },
-            Config {
-                auth_delay: Duration::from_secs(10),
                 ..Config::default()
             },
         ];
