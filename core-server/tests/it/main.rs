@@ -3,6 +3,7 @@
 
 mod support;
 
+mod addresses;
 mod binary;
 mod file_flow;
 mod files;
@@ -10,4 +11,5 @@ mod flood;
 mod gateway;
 mod images;
 mod limits;
+mod login;
 mod room;

@@ -7,8 +7,10 @@ mod support;
 
 mod binary;
 mod chat;
+mod connections;
 mod files;
 mod limits;
 mod link;
+mod rebinding;
 mod sessions;
 mod uploads;
