@@ -11,7 +11,7 @@
 //! Here: the state, joins, leaves and messages. `room/offer.rs`: file offers.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -25,7 +25,10 @@ use protocol::{
 
 use crate::outbox::{Outbox, RoomStream};
 
+mod history;
 mod offer;
+
+use history::History;
 
 pub use offer::Offer;
 
@@ -49,8 +52,6 @@ struct Shared {
     state: Mutex<State>,
     /// Random per process, announced in hello: tells clients seqs restarted.
     instance: String,
-    /// How many room messages `history` keeps.
-    history_cap: usize,
 }
 
 #[derive(Debug)]
@@ -67,8 +68,9 @@ struct State {
     links: HashMap<LinkId, LinkEntry>,
     /// Members by lower-cased name: names are unique case-insensitively.
     members: HashMap<String, Member>,
-    /// The last `history_cap` room messages, oldest first, for joiners.
-    history: VecDeque<Event>,
+    /// The last room messages, oldest first, for joiners (bounded in count
+    /// and bytes).
+    history: History,
 }
 
 #[derive(Debug)]
@@ -161,9 +163,10 @@ impl State {
 }
 
 impl Room {
-    /// A room keeping `history_cap` messages for joiners and `room_buffer`
-    /// bytes of room-wide frames for members that lag.
-    pub fn new(history_cap: usize, room_buffer: usize) -> Room {
+    /// A room keeping at most `history` messages and `history_bytes` bytes of
+    /// them for joiners, and `room_buffer` bytes of room-wide frames for
+    /// members that lag.
+    pub fn new(history: usize, history_bytes: usize, room_buffer: usize) -> Room {
         let instance = format!("{:016x}", rand::random::<u64>());
         let state = State {
             stream: RoomStream::new(room_buffer),
@@ -172,13 +175,12 @@ impl Room {
             last_link: 0,
             links: HashMap::new(),
             members: HashMap::new(),
-            history: VecDeque::new(),
+            history: History::new(history, history_bytes),
         };
         Room {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 instance,
-                history_cap,
             }),
         }
     }
@@ -258,12 +260,7 @@ impl Room {
         let welcome = ServerMsg::Welcome {
             name: name.to_string(),
             users: state.users(),
-            history: state
-                .history
-                .iter()
-                .filter(|e| since.is_none_or(|s| e.seq > s))
-                .cloned()
-                .collect(),
+            history: state.history.since(since),
             last_seq: state.last_seq,
         };
         state.send_to(link, session, &welcome);
@@ -303,12 +300,7 @@ impl Room {
             text: text.to_string(),
         });
         state.broadcast(&ServerMsg::Event(event.clone()), None);
-        if self.shared.history_cap > 0 {
-            if state.history.len() == self.shared.history_cap {
-                state.history.pop_front();
-            }
-            state.history.push_back(event);
-        }
+        state.history.push(event);
     }
 
     /// A private message: to the recipient, and echoed to the sender.
@@ -352,7 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_broadcast_is_one_entry_in_the_room_stream_whoever_is_here() {
-        let room = Room::new(10, 1 << 20);
+        let room = Room::new(10, 1 << 20, 1 << 20);
         let stream = room.stream();
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
