@@ -35,7 +35,7 @@ use crate::{
     notice::bye_msg,
     outbox::{self, Outbox},
     room::{LinkId, Room},
-    transfer::Transfer,
+    transfer::{Relay, Transfer},
 };
 
 mod dispatch;
@@ -51,6 +51,9 @@ struct Session {
     bucket: RateLimit,
     /// Files it is sending, by its own id.
     transfers: HashMap<u32, Transfer>,
+    /// Its files received whole whose copies are still being sent: they count
+    /// against `--max-transfers` until every copy has caught up.
+    draining: Vec<Relay>,
     /// Ids of its transfers that were refused or failed: their late chunks are
     /// dropped without a reply, since the sender was already told.
     dead: HashSet<u32>,
@@ -69,9 +72,6 @@ struct Connection {
     config: Arc<Config>,
     /// This connection's own queues.
     outbox: Outbox,
-    /// Cancelled when this connection must stop (killed or server shutdown);
-    /// transfers waiting on recipients watch it.
-    stop: CancellationToken,
     /// Set once the hello is accepted.
     link: Option<LinkId>,
     /// Whether the hello carried the right gateway token.
@@ -94,7 +94,7 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(config.outbound_queue, config.file_queue);
+    let (outbox, queues) = outbox::channel(config.outbound_queue);
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,
@@ -103,13 +103,11 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
         close.clone(),
         config.drain_timeout,
     ));
-    let stop = shutdown.child_token();
     let mut conn = Connection {
         room,
         link_bucket: RateLimit::new(config.rate_per_sec, config.rate_burst),
         config,
         outbox,
-        stop: stop.clone(),
         link: None,
         gateway: false,
         sessions: HashMap::new(),
@@ -129,7 +127,6 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
         }
         None => debug!(?peer, ?names, ?bye, "connection ending"),
     }
-    stop.cancel();
     conn.finish(shutdown.is_cancelled());
     if let Some(code) = bye {
         conn.outbox.send_msg(LINK_SESSION, &bye_msg(code));
@@ -202,12 +199,10 @@ impl Connection {
                             return Some(e.code());
                         }
                     };
-                    match self.handle(frame).await {
+                    match self.handle(frame) {
                         Flow::Continue => {}
                         Flow::Close(bye) => return bye,
                     }
-                    // Measured after handling: a frame that waited on
-                    // backpressure was our delay, not the peer's silence.
                     last_heard = Instant::now();
                     silence.as_mut().reset(last_heard + self.config.ping_timeout);
                 }
@@ -226,6 +221,7 @@ impl Connection {
             let names = self.room.remove_link(link, !shutting_down);
             if !names.is_empty() {
                 info!(?names, "left");
+                self.room.prune_relays();
             }
         }
     }

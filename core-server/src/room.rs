@@ -21,7 +21,7 @@ use protocol::{
     UserInfo, codec::encode, validate_name,
 };
 
-use crate::outbox::Outbox;
+use crate::{outbox::Outbox, transfer::Relay};
 
 mod offer;
 
@@ -65,6 +65,10 @@ struct State {
     members: HashMap<String, Member>,
     /// The last `history_cap` room messages, oldest first, for joiners.
     history: VecDeque<Event>,
+    /// Transfers being relayed, by server id, so a recipient's `file_credit`
+    /// finds its copy. Registered at the offer (before anyone can know the
+    /// id); finished ones are purged at the next offer.
+    relays: HashMap<u64, Relay>,
 }
 
 #[derive(Debug)]
@@ -334,7 +338,7 @@ mod tests {
         let room = Room::new(10);
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            let (outbox, q) = outbox::channel(16, 4);
+            let (outbox, q) = outbox::channel(16);
             let link = room.add_link(outbox);
             room.join(link, 0, ClientKind::Terminal, name, None)
                 .unwrap();

@@ -90,6 +90,13 @@ impl AppState {
         }
     }
 
+    /// The core's credit window for files (flow control).
+    pub fn file_window(&self) -> u64 {
+        self.link
+            .limits()
+            .map_or(protocol::DEFAULT_FILE_WINDOW, |limits| limits.file_window)
+    }
+
     /// The core's message limit (bytes of UTF-8).
     pub fn max_message(&self) -> u32 {
         self.link.limits().map_or(4096, |limits| limits.max_message)

@@ -8,7 +8,7 @@ use super::{Connection, Flow};
 use crate::room::Offer;
 
 impl Connection {
-    pub(super) async fn handle(&mut self, frame: Frame<ClientMsg>) -> Flow {
+    pub(super) fn handle(&mut self, frame: Frame<ClientMsg>) -> Flow {
         let Frame {
             session,
             msg,
@@ -31,8 +31,12 @@ impl Connection {
         if self.gateway && session == LINK_SESSION {
             return self.link_frame(msg);
         }
-        // Rate limit: per joined user; file bytes are not counted.
-        let counted = !matches!(msg, ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. });
+        // Rate limit: per joined user; file bytes and credit are not counted
+        // (flow control paces them).
+        let counted = !matches!(
+            msg,
+            ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. } | ClientMsg::FileCredit { .. }
+        );
         if counted {
             let allowed = match self.sessions.get_mut(&session) {
                 Some(s) => s.bucket.try_take(),
@@ -70,7 +74,7 @@ impl Connection {
                     self.error(session, ErrorCode::NotJoined, "join the room first");
                     return Flow::Continue;
                 }
-                self.member_frame(session, msg, payload).await;
+                self.member_frame(session, msg, payload);
             }
         }
         Flow::Continue
@@ -88,6 +92,8 @@ impl Connection {
                 },
             ),
             ClientMsg::Quit => return Flow::Close(None),
+            // Credit for room-wide copies, which cross the link on session 0.
+            ClientMsg::FileCredit { transfer, bytes } => self.credit(LINK_SESSION, transfer, bytes),
             ClientMsg::Hello { .. } => self.error(
                 LINK_SESSION,
                 ErrorCode::AlreadyJoined,
@@ -123,7 +129,7 @@ impl Connection {
     }
 
     /// Frames from a joined user.
-    async fn member_frame(&mut self, session: SessionId, msg: ClientMsg, payload: bytes::Bytes) {
+    fn member_frame(&mut self, session: SessionId, msg: ClientMsg, payload: bytes::Bytes) {
         let name = self.sessions[&session].name.clone();
         match msg {
             ClientMsg::Say { text } => {
@@ -162,8 +168,9 @@ impl Connection {
                 };
                 self.offer(session, &name, id, offer);
             }
-            ClientMsg::FileChunk { id } => self.chunk(session, id, payload).await,
-            ClientMsg::FileEnd { id } => self.end(session, id).await,
+            ClientMsg::FileChunk { id } => self.chunk(session, id, payload),
+            ClientMsg::FileEnd { id } => self.end(session, id),
+            ClientMsg::FileCredit { transfer, bytes } => self.credit(session, transfer, bytes),
             ClientMsg::FileCancel { id } => {
                 let s = self.sessions.get_mut(&session).expect("joined");
                 s.dead.remove(&id);

@@ -8,6 +8,7 @@ mod support;
 mod binary;
 mod chat;
 mod files;
+mod flow;
 mod limits;
 mod link;
 mod sessions;
