@@ -56,6 +56,8 @@ pub enum ErrorCode {
     TooManyTransfers,
     /// A sender sent more of a file than its credit allowed.
     CreditExceeded,
+    /// Too many simultaneous connections from one address.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -86,6 +88,7 @@ impl ErrorCode {
         ErrorCode::RecipientLeft,
         ErrorCode::TooManyTransfers,
         ErrorCode::CreditExceeded,
+        ErrorCode::TooManyConnections,
     ];
 
     /// The code's name on the wire (`"name_taken"`), as clients print it.
@@ -116,6 +119,7 @@ impl ErrorCode {
             ErrorCode::RecipientLeft => "recipient_left",
             ErrorCode::TooManyTransfers => "too_many_transfers",
             ErrorCode::CreditExceeded => "credit_exceeded",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 }

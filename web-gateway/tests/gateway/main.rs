@@ -7,9 +7,11 @@ mod support;
 
 mod binary;
 mod chat;
+mod connections;
 mod files;
 mod flow;
 mod limits;
 mod link;
+mod rebinding;
 mod sessions;
 mod uploads;
