@@ -162,11 +162,9 @@ impl Transfer {
     /// The sender's `file_end`: checks size and hash, then lets every copy
     /// end after its last chunk. Returns the relay, which lives on until
     /// every copy has caught up.
-    pub fn end(mut self) -> Result<Relay, (Failure, Transfer)> {
-        if self.held.is_some()
-            && let Err(f) = self.release_held()
-        {
-            return Err((f, self));
+    pub fn end(&mut self) -> Result<Relay, Failure> {
+        if self.held.is_some() {
+            self.release_held()?;
         }
         let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
         if self.received != self.size || digest != self.sha256 {
@@ -177,10 +175,10 @@ impl Transfer {
                     self.received, self.size, self.sha256
                 ),
             );
-            return Err((failure, self));
+            return Err(failure);
         }
         self.relay.end();
-        Ok(self.relay)
+        Ok(self.relay.clone())
     }
 
     /// Tells every remaining recipient the transfer is off.

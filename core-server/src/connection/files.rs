@@ -168,7 +168,7 @@ impl Connection {
     }
 
     pub(super) fn end(&mut self, session: SessionId, id: u32) {
-        let Some(transfer) = self
+        let Some(mut transfer) = self
             .sessions
             .get_mut(&session)
             .and_then(|s| s.transfers.remove(&id))
@@ -186,7 +186,7 @@ impl Connection {
                 let s = self.sessions.get_mut(&session).expect("joined");
                 s.draining.push(relay);
             }
-            Err((failure, transfer)) => {
+            Err(failure) => {
                 self.fail_transfer(session, transfer, failure);
                 // The end was its last frame: nothing more will come for it.
                 self.sessions
