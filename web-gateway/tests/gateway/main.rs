@@ -12,6 +12,7 @@ mod files;
 mod flow;
 mod limits;
 mod link;
+mod per_address;
 mod rebinding;
 mod sessions;
 mod uploads;
