@@ -12,8 +12,10 @@
 //!   room's mutex). Each frame is tagged with the stream's end when queued, and
 //!   the writer merges the two in that order: nothing overtakes what was
 //!   queued before it, so events keep their seq order.
-//! - The **chunk queue** carries file chunks and file ends. It is small; when it
-//!   is full the relaying sender *waits* (backpressure, see `transfer.rs`).
+//! - The **chunk queue** carries file chunks and file ends. Nobody ever waits
+//!   on it: what a transfer may queue for one recipient is bounded by that
+//!   recipient's credit (at most `--file-window` bytes per transfer, see
+//!   `transfer/relay.rs`), not by the queue.
 //!
 //! The writer always empties the room stream and its own queue before taking
 //! a chunk, so a chat message overtakes a file in flight instead of queueing
@@ -101,8 +103,8 @@ impl Kill {
 pub struct Outbox {
     /// Frames for this connection only (bounded; over it the peer is not reading).
     chat: Arc<ChatQueue>,
-    /// File chunks (bounded; full means the relaying sender must wait).
-    chunks: mpsc::Sender<ChunkItem>,
+    /// File chunks and ends (bounded in bytes by each transfer's credit).
+    chunks: mpsc::UnboundedSender<ChunkItem>,
     /// Cancelled when the connection must end at once: its peer stopped reading
     /// or its socket failed. Both the reader and the writer watch it.
     kill: Kill,
@@ -123,7 +125,7 @@ pub struct Queues {
     /// The room stream and the own queue, merged in order.
     pub(crate) feed: Feed,
     /// File chunks and ends, drained when the feed is empty.
-    pub(crate) chunks: mpsc::Receiver<ChunkItem>,
+    pub(crate) chunks: mpsc::UnboundedReceiver<ChunkItem>,
 }
 
 /// What the writer reads before chunks: the room stream (while the connection
@@ -282,9 +284,9 @@ impl Drop for Queues {
 }
 
 /// Creates a connection's queues: its own queue bounded to `chat_bound` bytes,
-/// `chunk_bound` file chunks, reading `stream` once it carries a member.
-pub fn channel(stream: &RoomStream, chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
-    let (outbox, mut queues) = unread_channel(stream, chat_bound, chunk_bound);
+/// reading `stream` once it carries a member.
+pub fn channel(stream: &RoomStream, chat_bound: usize) -> (Outbox, Queues) {
+    let (outbox, mut queues) = unread_channel(stream, chat_bound);
     let reader = stream.register(outbox.kill.clone());
     // The unread id is replaced by the registered one.
     let outbox = Outbox {
@@ -297,13 +299,9 @@ pub fn channel(stream: &RoomStream, chat_bound: usize, chunk_bound: usize) -> (O
 
 /// Like [`channel`], but the stream is never read (for unit tests of the own
 /// queue and of what the room puts in the stream).
-pub fn unread_channel(
-    stream: &RoomStream,
-    chat_bound: usize,
-    chunk_bound: usize,
-) -> (Outbox, Queues) {
+pub fn unread_channel(stream: &RoomStream, chat_bound: usize) -> (Outbox, Queues) {
     let chat = Arc::new(ChatQueue::default());
-    let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
+    let (chunk_tx, chunk_rx) = mpsc::unbounded_channel();
     let outbox = Outbox {
         chat: chat.clone(),
         chunks: chunk_tx,
@@ -395,9 +393,23 @@ impl Outbox {
         true
     }
 
-    /// The chunk queue, for transfers relaying to this connection.
-    pub fn chunks(&self) -> &mpsc::Sender<ChunkItem> {
-        &self.chunks
+    /// Queues a file chunk or end without waiting (the transfer's credit is
+    /// what bounds it). Returns whether the connection still takes frames.
+    pub fn send_chunk(&self, item: ChunkItem) -> bool {
+        match self.chunks.send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::SendError(item)) => {
+                if let Some(delivery) = item.delivery {
+                    (*delivery).disarm();
+                }
+                false
+            }
+        }
+    }
+
+    /// Whether `other` is a handle to the same connection's queues.
+    pub fn same(&self, other: &Outbox) -> bool {
+        Arc::ptr_eq(&self.chat, &other.chat)
     }
 
     /// Ends the connection at once, telling the peer `code` if the socket lets.

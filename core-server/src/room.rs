@@ -23,7 +23,10 @@ use protocol::{
     UserInfo, codec::encode, validate_name,
 };
 
-use crate::outbox::{Outbox, RoomStream};
+use crate::{
+    outbox::{Outbox, RoomStream},
+    transfer::Relay,
+};
 
 mod history;
 mod offer;
@@ -71,6 +74,10 @@ struct State {
     /// The last room messages, oldest first, for joiners (bounded in count
     /// and bytes).
     history: History,
+    /// Transfers being relayed, by server id, so a recipient's `file_credit`
+    /// finds its copy. Registered at the offer (before anyone can know the
+    /// id); finished ones are purged at the next offer.
+    relays: HashMap<u64, Relay>,
 }
 
 #[derive(Debug)]
@@ -176,6 +183,7 @@ impl Room {
             links: HashMap::new(),
             members: HashMap::new(),
             history: History::new(history, history_bytes),
+            relays: HashMap::new(),
         };
         Room {
             shared: Arc::new(Shared {
@@ -348,7 +356,7 @@ mod tests {
         let stream = room.stream();
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            let (outbox, q) = outbox::unread_channel(&stream, 1 << 20, 4);
+            let (outbox, q) = outbox::unread_channel(&stream, 1 << 20);
             let link = room.add_link(outbox);
             room.join(link, 0, ClientKind::Terminal, name, None)
                 .unwrap();
