@@ -220,9 +220,13 @@ fn parse_bytes(text: &str) -> Result<usize, String> {
     usize::try_from(size).map_err(|_| format!("{text} is too large"))
 }
 
-/// The smallest `--room-buffer`: room frames are up to a few times
-/// `--max-message` long, and the ring keeps at least the newest one anyway.
-pub const MIN_ROOM_BUFFER: usize = 64 * 1024;
+/// The smallest `--room-buffer`. A member's lag is what its writer task has
+/// not yet copied out of the ring, whatever its socket holds, so the ring must
+/// cover what the room produces while that task waits for a CPU. 64 KiB is
+/// about a millisecond of room traffic on loopback, less than one scheduling
+/// slice on a loaded two-core machine: writers of members reading promptly (with
+/// empty socket buffers) were dropped as `slow_consumer`. 1 MiB is tens of ms.
+pub const MIN_ROOM_BUFFER: usize = 1 << 20;
 
 /// Bytes a frame needs beyond its text or payload: prefixes and JSON header.
 const FRAME_OVERHEAD: u32 = 1024;
@@ -277,7 +281,7 @@ impl Config {
         }
         if self.room_buffer < MIN_ROOM_BUFFER {
             return bad(format!(
-                "--room-buffer must be at least {MIN_ROOM_BUFFER} bytes (64KiB)"
+                "--room-buffer must be at least {MIN_ROOM_BUFFER} bytes (1MiB)"
             ));
         }
         if self.ping_interval.is_zero() || self.ping_timeout <= self.ping_interval {

@@ -180,14 +180,10 @@ async fn a_client_that_never_reads_its_replies_is_dropped_at_its_queue_bound_in_
 /// Two members send big messages, each waiting until the other three have
 /// its last one (a window of one, as the bench's closed-loop senders do), and
 /// everyone reads everything promptly, with the smallest room buffer: at most
-/// a few frames are ever unread, so nobody may be dropped or left waiting. A
-/// writer that slept through appends (a lost wake-up) fell the whole buffer
-/// behind and was dropped as `slow_consumer` while its peer read promptly.
-// Reproduces the bug (fails 3 of 3 runs on main at 03ff26f): a sender's
-// writer waits at the stream's end and is not woken through 16 appends while
-// the other three writers are. Not fixed yet: ignored so it does not break
-// the suite; run with `--ignored`.
-#[ignore = "reproduces an unfixed slow_consumer drop of a prompt reader"]
+/// a few frames are ever unread by the clients, so nobody may be dropped. With
+/// a 64 KiB minimum a sender's writer task that waited for a CPU while the
+/// others went on (nothing waits for a sender's own copy) fell the whole
+/// buffer behind and was dropped as `slow_consumer` (see `MIN_ROOM_BUFFER`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_senders_and_prompt_readers_survive_the_smallest_room_buffer() {
     const MEMBERS: usize = 4;
