@@ -8,6 +8,7 @@ mod binary;
 mod file_flow;
 mod files;
 mod gateway;
+mod idle_transfers;
 mod images;
 mod limits;
 mod login;
