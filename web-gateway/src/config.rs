@@ -41,8 +41,16 @@ pub struct Args {
     /// Another origin allowed to open the WebSocket and post forms, exactly as
     /// the browser sends it (e.g. https://chat.example.org). Repeatable. The
     /// gateway's own origin is always allowed.
-    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_url)]
     pub allowed_origins: Vec<String>,
+
+    /// The URL browsers use to reach the gateway when it is not the --http
+    /// address (behind a reverse proxy, or a DNS name), e.g.
+    /// https://chat.example.org. Requests naming any other host are refused
+    /// with 421 (DNS rebinding); its host joins the bind address, the
+    /// --allowed-origin hosts and, on loopback, `localhost`.
+    #[arg(long, value_name = "URL", value_parser = parse_url)]
+    pub public_url: Option<String>,
 
     /// Largest file a browser may upload, in bytes (the core's own file limit
     /// applies too, whichever is smaller).
@@ -136,6 +144,16 @@ pub struct OldSpellings {
     /// Old spelling of --reconnect-max.
     #[arg(long = "reconnect-max-ms", hide = true, value_name = "MS", value_parser = parse_millis, conflicts_with = "reconnect_max")]
     pub reconnect_max_ms: Option<Duration>,
+}
+
+/// An `http://` or `https://` URL with a host (an origin, or a base URL).
+fn parse_url(s: &str) -> Result<String, String> {
+    match crate::host::url_host(s) {
+        Some(_) => Ok(s.trim_end_matches('/').to_string()),
+        None => Err(format!(
+            "{s:?} is not an http:// or https:// URL with a host name"
+        )),
+    }
 }
 
 impl Default for Args {

@@ -1,8 +1,9 @@
 //! `GET /files/{token}`: a received file, for the session(s) it was sent to.
 //! Anyone else gets 404 (the URL's existence is not confirmed). Only png, jpeg,
 //! gif and webp (decided by the bytes) are ever `inline`; everything else,
-//! SVG and HTML included, is an attachment, with `nosniff` and a CSP that
-//! sandboxes whatever a browser might still render.
+//! SVG, HTML and scripts included, is an `application/octet-stream`
+//! attachment, with `nosniff` and a CSP that sandboxes whatever a browser
+//! might still render.
 
 use axum::{
     body::Body,

@@ -14,7 +14,7 @@
 //!   the core. [`spool`]: received files on disk (`incoming.rs` one file being
 //!   written, `writer.rs` the task fed by the link). [`files`]: downloads.
 //! - [`pages`]: the askama pages (top-level `templates/`). [`auth`]: cookie,
-//!   Origin and CSRF checks. [`error`]: the handlers' error type.
+//!   Origin and CSRF checks. [`host`]: the Host check (DNS rebinding). [`error`]: the handlers' error type.
 //!
 //! [`app`] builds the router from an [`AppState`] (tests drive it directly);
 //! [`serve`] runs it on a listener; [`run`] is the binary's whole life,
@@ -25,6 +25,7 @@ pub mod browser;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod host;
 pub mod link;
 pub mod pages;
 pub mod sessions;
@@ -124,6 +125,15 @@ pub fn app(state: AppState) -> Router {
             post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/files/{token}", get(files::download));
+    let hosts = host::AllowedHosts::new(
+        state.config.http.ip(),
+        state
+            .config
+            .public_url
+            .iter()
+            .chain(&state.config.allowed_origins)
+            .map(String::as_str),
+    );
     let header = |name, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
@@ -135,6 +145,7 @@ pub fn app(state: AppState) -> Router {
         // posts, and the Origin check would refuse our own forms.
         .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(axum::middleware::from_fn_with_state(hosts, host::check))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -10,6 +10,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::{Spool, SpoolError, Stored, remove_entry};
 
+/// The type every file that is not a sniffed image is served with.
+pub const OPAQUE_MIME: &str = "application/octet-stream";
+
 /// A file being received. Dropped before [`Incoming::finish`] succeeds, it
 /// removes the partial file and frees its reservation.
 pub struct Incoming {
@@ -26,8 +29,6 @@ pub struct Incoming {
     expected: u64,
     /// The first bytes, to decide whether this is an image.
     head: Vec<u8>,
-    /// The sender's name for it (guessing a MIME type for non-images).
-    name: String,
     /// Published: dropping must not remove it.
     done: bool,
 }
@@ -40,7 +41,6 @@ impl Incoming {
         token: String,
         path: &Path,
         expected: u64,
-        name: &str,
     ) -> Result<Incoming, SpoolError> {
         let mut incoming = Incoming {
             spool,
@@ -50,7 +50,6 @@ impl Incoming {
             written: 0,
             expected,
             head: Vec::with_capacity(SNIFF_LEN),
-            name: name.to_string(),
             done: false,
         };
         // Created after `incoming`: if this fails, dropping it frees the
@@ -86,18 +85,13 @@ impl Incoming {
         drop(file);
         let image = sniff_image(&self.head);
         let inline = image.is_some();
+        // Only the four image types a browser shows inline keep a type of
+        // their own. Anything else is served as opaque bytes: with its
+        // guessed type a `.js` would load as a same-origin script (CSP
+        // `script-src 'self'`), an `.html` render in our origin.
         let mime = match image {
             Some(image) => image.mime().to_string(),
-            None => {
-                let guess = mime_guess::from_path(&self.name).first_or_octet_stream();
-                let guess = guess.essence_str();
-                // A name that claims an inline image type whose bytes are not one.
-                if ["image/png", "image/jpeg", "image/gif", "image/webp"].contains(&guess) {
-                    "application/octet-stream".to_string()
-                } else {
-                    guess.to_string()
-                }
-            }
+            None => OPAQUE_MIME.to_string(),
         };
         let mut st = self.spool.state();
         let entry = st.files.get_mut(&self.token).ok_or(SpoolError::Mismatch)?;

@@ -192,7 +192,7 @@ impl Spool {
                 },
             );
         }
-        Incoming::create(self.clone(), token, &path, size, name).await
+        Incoming::create(self.clone(), token, &path, size).await
     }
 
     /// The file behind `token`, if `session` may fetch it and it is complete

@@ -10,5 +10,6 @@ mod chat;
 mod files;
 mod limits;
 mod link;
+mod rebinding;
 mod sessions;
 mod uploads;

@@ -14,7 +14,7 @@ use tokio_tungstenite::{
 };
 
 use super::{
-    http::{Body, Resp, full, multipart, send},
+    http::{Body, Resp, full, multipart, send, send_as},
     within,
 };
 
@@ -54,9 +54,15 @@ impl Web {
 
     /// Opens a WebSocket with a given Origin; the HTTP status if refused.
     pub async fn try_ws(&self, path: &str, origin: &str) -> Result<Ws, StatusCode> {
+        self.try_ws_as(&self.addr.to_string(), path, origin).await
+    }
+
+    /// [`Web::try_ws`] with another `Host` header.
+    pub async fn try_ws_as(&self, host: &str, path: &str, origin: &str) -> Result<Ws, StatusCode> {
         let mut req = format!("ws://{}{path}", self.addr)
             .into_client_request()
             .unwrap();
+        req.headers_mut().insert("host", host.parse().unwrap());
         req.headers_mut()
             .insert("cookie", self.cookie.parse().unwrap());
         req.headers_mut().insert("origin", origin.parse().unwrap());
@@ -88,6 +94,21 @@ impl Web {
             ("file", Some(file_name), bytes),
         ]);
         self.post_upload(&content_type, full(body), json).await
+    }
+
+    /// A small JSON upload sent under another `Host` and `Origin`.
+    pub async fn post_upload_as(&self, host: &str, origin: &str) -> Resp {
+        let (content_type, body) = multipart(&[
+            ("csrf", None, self.csrf.as_bytes()),
+            ("to", None, b"room"),
+            ("file", Some("a.txt"), b"hello"),
+        ]);
+        let req = Request::post("/upload")
+            .header("cookie", &self.cookie)
+            .header("origin", origin)
+            .header("content-type", content_type)
+            .header("accept", "application/json");
+        send_as(self.addr, host, req, full(body)).await
     }
 
     pub async fn post_upload(&self, content_type: &str, body: Body, json: bool) -> Resp {

@@ -40,7 +40,10 @@ impl Gateway {
 
     /// With options changed by `tweak`; waits until the link is up.
     pub async fn start_with(core: SocketAddr, tweak: impl FnOnce(&mut Args)) -> Gateway {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut args = Args {
+            http: addr,
             reconnect_min: Duration::from_millis(20),
             reconnect_max: Duration::from_millis(200),
             ..Default::default()
@@ -54,17 +57,13 @@ impl Gateway {
             ping_every: Duration::from_secs(5),
         };
         let shutdown = CancellationToken::new();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let state = web_gateway::start(args, link, &shutdown).expect("gateway state");
-        let app = web_gateway::app(state.clone());
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(token.cancelled_owned())
-                .await
-                .unwrap();
-        });
+        // The binary's own serving loop, so its HTTP limits are what is tested.
+        tokio::spawn(web_gateway::serve_state(
+            listener,
+            state.clone(),
+            shutdown.clone(),
+        ));
         assert!(
             state.link.wait_up(WAIT).await,
             "gateway link did not come up"

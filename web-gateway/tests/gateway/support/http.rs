@@ -51,13 +51,23 @@ pub fn chunked(bytes: Bytes, chunk: usize) -> Body {
 
 /// One request on a fresh HTTP/1.1 connection (hyper's client, no pool).
 pub async fn send(addr: SocketAddr, req: hyper::http::request::Builder, body: Body) -> Resp {
+    send_as(addr, &addr.to_string(), req, body).await
+}
+
+/// [`send`] with another `Host` header (as a page under another name would).
+pub async fn send_as(
+    addr: SocketAddr,
+    host: &str,
+    req: hyper::http::request::Builder,
+    body: Body,
+) -> Resp {
     within("an HTTP response", async {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
         tokio::spawn(conn);
-        let req = req.header("host", addr.to_string()).body(body).unwrap();
+        let req = req.header("host", host).body(body).unwrap();
         let resp = sender.send_request(req).await.expect("HTTP response");
         let (parts, body) = resp.into_parts();
         let body = body

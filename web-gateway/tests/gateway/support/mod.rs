@@ -21,6 +21,6 @@ mod proxy;
 
 pub use browser::{Web, texts, users_of};
 pub use gateway::Gateway;
-pub use http::{Resp, chunked, full, multipart, send};
+pub use http::{Resp, chunked, full, multipart, send, send_as};
 pub use proxy::Proxy;
 pub use testkit::{PNG, RawClient, TOKEN, TestCore, WAIT, config, test_bytes, user, within};
