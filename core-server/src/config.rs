@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 
-use protocol::{Limits, parse_duration};
+use protocol::{Limits, MAX_TOKEN_LEN, MIN_TOKEN_LEN, parse_duration};
 
 use crate::error::ServerError;
 
@@ -104,6 +104,33 @@ pub struct Config {
         value_name = "TOKEN"
     )]
     pub gateway_token: Option<String>,
+
+    /// Simultaneous connections from one address (an IPv4 address or an IPv6
+    /// /64); more are refused with `bye too_many_connections`.
+    #[arg(long, default_value_t = 16)]
+    pub max_connections_per_addr: usize,
+
+    /// Joins per minute from one address (a gateway names each browser's);
+    /// more are refused with `rate_limited`.
+    #[arg(long, default_value_t = 30)]
+    pub joins_per_minute: u32,
+
+    /// Wrong gateway tokens from one address before it is locked out.
+    #[arg(long, default_value_t = 5)]
+    pub max_auth_failures: u32,
+
+    /// How long wrong gateway tokens are counted, and a lockout lasts.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub auth_lockout: Duration,
+
+    /// How long a wrong gateway token waits before it is answered.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub auth_delay: Duration,
+
+    /// Apply the per-address limits to loopback addresses too (by default
+    /// local connections are exempt, so local use and benchmarks work).
+    #[arg(long)]
+    pub limit_loopback: bool,
 }
 
 impl Default for Config {
@@ -129,6 +156,12 @@ impl Default for Config {
             max_transfers: 8,
             drain_timeout: Duration::from_secs(5),
             gateway_token: None,
+            max_connections_per_addr: 16,
+            joins_per_minute: 30,
+            max_auth_failures: 5,
+            auth_lockout: Duration::from_secs(600),
+            auth_delay: Duration::from_secs(1),
+            limit_loopback: false,
         }
     }
 }
@@ -159,6 +192,12 @@ impl std::fmt::Debug for Config {
                 "gateway_token",
                 &self.gateway_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("max_connections_per_addr", &self.max_connections_per_addr)
+            .field("joins_per_minute", &self.joins_per_minute)
+            .field("max_auth_failures", &self.max_auth_failures)
+            .field("auth_lockout", &self.auth_lockout)
+            .field("auth_delay", &self.auth_delay)
+            .field("limit_loopback", &self.limit_loopback)
             .finish()
     }
 }
@@ -210,8 +249,19 @@ impl Config {
         if self.file_stall_timeout >= self.ping_timeout {
             return bad("--file-stall-timeout must be shorter than --ping-timeout".into());
         }
-        if self.gateway_token.as_deref() == Some("") {
-            return bad("--gateway-token must not be empty".into());
+        if let Some(token) = &self.gateway_token
+            && !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len())
+        {
+            return bad(format!(
+                "--gateway-token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} bytes (a long random secret); this one is {}",
+                token.len()
+            ));
+        }
+        if self.max_connections_per_addr == 0
+            || self.joins_per_minute == 0
+            || self.max_auth_failures == 0
+        {
+            return bad("--max-connections-per-addr, --joins-per-minute and --max-auth-failures must be at least 1".into());
         }
         Ok(())
     }
@@ -275,7 +325,21 @@ mod tests {
                 gateway_token: Some(String::new()),
                 ..Config::default()
             },
+            Config {
+                gateway_token: Some("short-secret".into()),
+                ..Config::default()
+            },
+            Config {
+                gateway_token: Some("x".repeat(MAX_TOKEN_LEN + 1)),
+                ..Config::default()
+            },
         ];
+        Config {
+            gateway_token: Some("x".repeat(MIN_TOKEN_LEN)),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap();
         for config in bad {
             assert!(config.validate().is_err(), "{config:?}");
         }

@@ -12,6 +12,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    net::IpAddr,
     sync::Arc,
 };
 
@@ -25,14 +26,15 @@ use tokio_util::{codec::FramedRead, sync::CancellationToken};
 use tracing::{debug, info};
 
 use protocol::{
-    ErrorCode, LINK_SESSION, ServerMsg, SessionId,
+    ErrorCode, LINK_SESSION, PRE_LOGIN_MAX_FRAME, ServerMsg, SessionId,
     codec::{CodecError, ServerCodec},
     rate::RateLimit,
 };
 
 use crate::{
+    admission::Admission,
     config::Config,
-    notice::bye_msg,
+    notice::Bye,
     outbox::{self, Outbox},
     room::{LinkId, Room},
     transfer::Transfer,
@@ -41,6 +43,7 @@ use crate::{
 mod dispatch;
 mod files;
 mod handshake;
+mod token;
 
 /// A user on this connection: the one user of a direct connection, or one
 /// attached session of a gateway link.
@@ -60,12 +63,16 @@ struct Session {
 enum Flow {
     Continue,
     /// Close the connection, telling the peer why (or not, e.g. after `quit`).
-    Close(Option<ErrorCode>),
+    Close(Option<Bye>),
 }
 
 /// The reader's state.
 struct Connection {
     room: Room,
+    /// Per-address limits (joins, failed gateway tokens).
+    admission: Admission,
+    /// The peer's address (`None` only if the socket could not tell).
+    peer_ip: Option<IpAddr>,
     config: Arc<Config>,
     /// This connection's own queues.
     outbox: Outbox,
@@ -90,7 +97,13 @@ struct Connection {
 
 /// Serves one accepted connection until it ends; returns after its writer has
 /// drained (bounded by the drain timeout).
-pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: CancellationToken) {
+pub async fn run(
+    socket: TcpStream,
+    room: Room,
+    config: Arc<Config>,
+    admission: Admission,
+    shutdown: CancellationToken,
+) {
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
@@ -106,6 +119,8 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
     let stop = shutdown.child_token();
     let mut conn = Connection {
         room,
+        admission,
+        peer_ip: peer.map(|p| p.ip()),
         link_bucket: RateLimit::new(config.rate_per_sec, config.rate_burst),
         config,
         outbox,
@@ -117,22 +132,28 @@ pub async fn run(socket: TcpStream, room: Room, config: Arc<Config>, shutdown: C
         ping_nonce: 0,
     };
     // A small first read buffer: most connections are idle chat clients; the
-    // codec reserves room for a big frame once its length is known.
-    let codec = ServerCodec::new(conn.config.max_frame as usize);
+    // codec reserves room for a big frame once its length is known. Until the
+    // login only small frames are accepted, so a stranger who never says hello
+    // cannot make us hold a big frame's worth of memory.
+    let pre_login = PRE_LOGIN_MAX_FRAME.min(conn.config.max_frame as usize);
+    let codec = ServerCodec::new(pre_login);
     let mut frames = FramedRead::with_capacity(reader, codec, 1024);
     let bye = conn.read_loop(&mut frames, &shutdown).await;
     let names: Vec<&str> = conn.sessions.values().map(|s| s.name.as_str()).collect();
     match conn.outbox.kill_reason() {
         Some(code) => info!(?peer, ?names, ?code, "dropping connection"),
-        None if bye.is_some_and(|c| c != ErrorCode::ShuttingDown) => {
-            info!(?peer, ?names, code = ?bye, "closing connection")
+        None if bye
+            .as_ref()
+            .is_some_and(|b| b.code != ErrorCode::ShuttingDown) =>
+        {
+            info!(?peer, ?names, code = ?bye.as_ref().map(|b| b.code), "closing connection")
         }
-        None => debug!(?peer, ?names, ?bye, "connection ending"),
+        None => debug!(?peer, ?names, code = ?bye.as_ref().map(|b| b.code), "connection ending"),
     }
     stop.cancel();
     conn.finish(shutdown.is_cancelled());
-    if let Some(code) = bye {
-        conn.outbox.send_msg(LINK_SESSION, &bye_msg(code));
+    if let Some(bye) = bye {
+        conn.outbox.send_msg(LINK_SESSION, &bye.msg());
     }
     close.cancel();
     let drain = conn.config.drain_timeout;
@@ -167,7 +188,7 @@ impl Connection {
         &mut self,
         frames: &mut FramedRead<OwnedReadHalf, ServerCodec>,
         shutdown: &CancellationToken,
-    ) -> Option<ErrorCode> {
+    ) -> Option<Bye> {
         let login_deadline = tokio::time::sleep(self.config.login_timeout);
         tokio::pin!(login_deadline);
         let silence = tokio::time::sleep(self.config.ping_timeout);
@@ -179,10 +200,10 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return Some(ErrorCode::ShuttingDown),
+                _ = shutdown.cancelled() => return Some(ErrorCode::ShuttingDown.into()),
                 _ = self.outbox.killed() => return None, // the writer says bye
-                _ = &mut login_deadline, if !self.logged_in => return Some(ErrorCode::LoginTimeout),
-                _ = &mut silence => return Some(ErrorCode::PingTimeout),
+                _ = &mut login_deadline, if !self.logged_in => return Some(ErrorCode::LoginTimeout.into()),
+                _ = &mut silence => return Some(ErrorCode::PingTimeout.into()),
                 _ = ping_tick.tick() => {
                     if last_heard.elapsed() >= interval {
                         self.ping_nonce += 1;
@@ -198,13 +219,18 @@ impl Connection {
                             return None;
                         }
                         Some(Err(e)) => {
-                            info!(error = %e, "refusing a bad frame; closing");
-                            return Some(e.code());
+                            info!(error = %e, logged_in = self.logged_in, "refusing a bad frame; closing");
+                            return Some(self.bad_frame_bye(&e));
                         }
                     };
                     match self.handle(frame).await {
                         Flow::Continue => {}
                         Flow::Close(bye) => return bye,
+                    }
+                    // Logged in (joined, or an accepted gateway hello): from
+                    // the next frame on, the full frame limit applies.
+                    if self.logged_in && frames.decoder().max_frame() != self.config.max_frame as usize {
+                        frames.decoder_mut().set_max_frame(self.config.max_frame as usize);
                     }
                     // Measured after handling: a frame that waited on
                     // backpressure was our delay, not the peer's silence.
@@ -212,6 +238,21 @@ impl Connection {
                     silence.as_mut().reset(last_heard + self.config.ping_timeout);
                 }
             }
+        }
+    }
+
+    /// The `bye` for an undecodable frame, naming the limit that applied.
+    fn bad_frame_bye(&self, e: &CodecError) -> Bye {
+        match e {
+            CodecError::FrameTooLarge { max } if !self.logged_in => Bye::new(
+                ErrorCode::FrameTooLarge,
+                format!("before joining, frames are at most {max} bytes"),
+            ),
+            CodecError::FrameTooLarge { max } => Bye::new(
+                ErrorCode::FrameTooLarge,
+                format!("frames are at most {max} bytes"),
+            ),
+            _ => e.code().into(),
         }
     }
 

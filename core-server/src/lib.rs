@@ -15,6 +15,8 @@
 //!   rate limit, chat commands; `connection/files.rs` a sender's file frames.
 //! - `notice.rs`: the words for people: `bye` reasons, per-recipient
 //!   `file_failed` messages. A leaf.
+//! - `admission.rs`: per-address limits (connections, joins per minute,
+//!   failed gateway tokens and lockouts), bounded tables, loopback exempt.
 //! - `outbox.rs`: a connection's two bounded outbound queues (chat, file
 //!   chunks) and its cheap `Outbox` handle; `outbox/writer.rs` the writer task
 //!   that drains them, chat first; `outbox/delivery.rs` the notice a queued
@@ -27,8 +29,9 @@
 //! - [`error`]: the error type, [`ServerError`].
 //!
 //! Dependencies run one way: a module uses only modules earlier in `error`,
-//! `config`, `notice`, `outbox`, `transfer`, `room`, `connection`, `server`.
+//! `config`, `notice`, `admission`, `outbox`, `transfer`, `room`, `connection`, `server`.
 
+mod admission;
 pub mod config;
 mod connection;
 pub mod error;

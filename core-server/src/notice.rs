@@ -6,9 +6,43 @@
 
 use protocol::{ErrorCode, ServerMsg};
 
-/// The `bye` for a reason, with a human-readable message.
+/// Why the server closes a connection: the code, and what the person is told
+/// (the code's usual text, or a more precise one such as which limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bye {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Bye {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Bye {
+        Bye {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn msg(&self) -> ServerMsg {
+        ServerMsg::Bye {
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl From<ErrorCode> for Bye {
+    fn from(code: ErrorCode) -> Bye {
+        Bye::new(code, usual_text(code))
+    }
+}
+
+/// The `bye` for a reason, with its usual human-readable message.
 pub fn bye_msg(code: ErrorCode) -> ServerMsg {
-    let message = match code {
+    Bye::from(code).msg()
+}
+
+fn usual_text(code: ErrorCode) -> &'static str {
+    match code {
         ErrorCode::ShuttingDown => "the server is shutting down",
         ErrorCode::SlowConsumer => "you were not reading fast enough",
         ErrorCode::LoginTimeout => "no hello and join within the login timeout",
@@ -19,10 +53,6 @@ pub fn bye_msg(code: ErrorCode) -> ServerMsg {
         ErrorCode::Unauthorized => "wrong or missing gateway token",
         ErrorCode::UnsupportedVersion => "this server speaks protocol version 1",
         _ => "closing",
-    };
-    ServerMsg::Bye {
-        code,
-        message: message.to_string(),
     }
 }
 

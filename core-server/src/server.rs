@@ -9,9 +9,13 @@ use tokio::{
     sync::Semaphore,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::{config::Config, connection, error::ServerError, room::Room};
+use protocol::ErrorCode;
+
+use crate::{
+    admission::Admission, config::Config, connection, error::ServerError, notice::Bye, room::Room,
+};
 
 /// Most connections refused with `server_full` that may be lingering at once
 /// (each waits a moment so the refusal is read); beyond that they are dropped.
@@ -28,7 +32,7 @@ const MAX_REFUSING: usize = 64;
 /// # async fn f() -> Result<(), core_server::ServerError> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
 /// let config = core_server::Config {
-///     gateway_token: Some("secret".into()),
+///     gateway_token: Some("a-long-random-secret".into()),
 ///     ..Default::default()
 /// };
 /// let shutdown = tokio_util::sync::CancellationToken::new();
@@ -43,6 +47,7 @@ pub async fn serve(
     config.validate()?;
     let config = Arc::new(config);
     let room = Room::new(config.history);
+    let admission = Admission::new(&config);
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let tracker = TaskTracker::new();
@@ -56,10 +61,10 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let socket = match accepted {
-            Ok((socket, _)) => {
+        let (socket, peer) = match accepted {
+            Ok(accepted) => {
                 backoff = Duration::from_millis(10);
-                socket
+                accepted
             }
             Err(e) => {
                 // Usually out of file descriptors: wait, do not spin or die.
@@ -71,20 +76,33 @@ pub async fn serve(
         };
         // A slot may have been freed while we waited in accept.
         let permit = permit.or_else(|| limit.clone().try_acquire_owned().ok());
-        let Some(permit) = permit else {
-            warn!("connection limit reached; refusing a connection");
-            if let Ok(slot) = refusing.clone().try_acquire_owned() {
-                tracker.spawn(async move {
-                    refuse_full(socket).await;
-                    drop(slot);
-                });
+        let admitted = match permit {
+            None => {
+                warn!("connection limit reached; refusing a connection");
+                Err(ErrorCode::ServerFull.into())
             }
-            continue;
+            Some(permit) => admission.connect(peer.ip()).map(|slot| (permit, slot)),
+        };
+        let (permit, slot) = match admitted {
+            Ok(admitted) => admitted,
+            Err(bye) => {
+                if bye.code != ErrorCode::ServerFull {
+                    debug!(%peer, code = ?bye.code, "refusing a connection");
+                }
+                if let Ok(lingering) = refusing.clone().try_acquire_owned() {
+                    tracker.spawn(async move {
+                        refuse(socket, bye).await;
+                        drop(lingering);
+                    });
+                }
+                continue;
+            }
         };
         let (room, config, shutdown) = (room.clone(), config.clone(), shutdown.clone());
+        let admission = admission.clone();
         tracker.spawn(async move {
-            connection::run(socket, room, config, shutdown).await;
-            drop(permit);
+            connection::run(socket, room, config, admission, shutdown).await;
+            drop((permit, slot));
         });
     }
     drop(listener);
@@ -98,14 +116,10 @@ pub async fn serve(
     Ok(())
 }
 
-/// Tells a connection over the limit why, then closes it.
-async fn refuse_full(mut socket: TcpStream) {
+/// Tells a connection over a limit why, then closes it.
+async fn refuse(mut socket: TcpStream, bye: Bye) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let bye = protocol::codec::encode(
-            protocol::LINK_SESSION,
-            &crate::notice::bye_msg(protocol::ErrorCode::ServerFull),
-            &[],
-        );
+        let bye = protocol::codec::encode(protocol::LINK_SESSION, &bye.msg(), &[]);
         socket.write_all(&bye.0).await?;
         socket.shutdown().await?;
         // Read what the client sent (its hello) so closing does not reset.

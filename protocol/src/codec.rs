@@ -138,6 +138,21 @@ impl<In, Out> Codec<In, Out> {
     }
 }
 
+impl<In, Out> Codec<In, Out> {
+    /// Changes the limit on incoming frame bodies from the next frame on, on
+    /// the live codec: the server reads small frames until a login, then its
+    /// full `--max-frame` ([`crate::PRE_LOGIN_MAX_FRAME`]).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.outer.set_max_frame_length(max_frame);
+        self.max_frame = max_frame;
+    }
+
+    /// The current limit on incoming frame bodies.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+}
+
 impl ServerCodec {
     pub fn server() -> Self {
         Codec::new(DEFAULT_MAX_FRAME)

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     RecipientLeft,
     /// Too many transfers open at once on one connection.
     TooManyTransfers,
+    /// Too many simultaneous connections from one address.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -83,6 +85,7 @@ impl ErrorCode {
         ErrorCode::TransferAborted,
         ErrorCode::RecipientLeft,
         ErrorCode::TooManyTransfers,
+        ErrorCode::TooManyConnections,
     ];
 
     /// The code's name on the wire (`"name_taken"`), as clients print it.
@@ -112,6 +115,7 @@ impl ErrorCode {
             ErrorCode::TransferAborted => "transfer_aborted",
             ErrorCode::RecipientLeft => "recipient_left",
             ErrorCode::TooManyTransfers => "too_many_transfers",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 }

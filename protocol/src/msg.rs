@@ -29,6 +29,23 @@ pub type Millis = u64;
 /// in a frame; this is what well-behaved clients use).
 pub const CHUNK_SIZE: usize = 64 * 1024;
 
+/// Largest frame body the server accepts before a login (a direct client's
+/// welcome, a gateway link's accepted hello): enough for a hello with the
+/// longest client string and gateway token and a join with the longest name,
+/// even fully JSON-escaped; far too small to make a stranger worth holding.
+pub const PRE_LOGIN_MAX_FRAME: usize = 4096;
+
+/// Longest `client` string a hello may carry, in bytes (it is only for logs).
+pub const MAX_CLIENT_LEN: usize = 100;
+
+/// Longest gateway token a server may be configured with, in bytes, so a
+/// hello carrying it fits in [`PRE_LOGIN_MAX_FRAME`].
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// Shortest gateway token a server accepts as configuration, in bytes: a
+/// shorter one could be guessed.
+pub const MIN_TOKEN_LEN: usize = 16;
+
 /// Who a file (or in future, anything addressable) is for.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]

@@ -37,6 +37,14 @@ impl RawClient {
         RawClient::from_stream(stream)
     }
 
+    /// A client from another loopback address (`127.0.0.2`, ...), so tests of
+    /// per-address limits can be several strangers on one machine.
+    pub async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> RawClient {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        RawClient::from_stream(socket.connect(addr).await.unwrap())
+    }
+
     /// A client with a tiny receive buffer, so that not reading fills the
     /// server's queues quickly.
     pub async fn connect_small_buffer(addr: SocketAddr) -> RawClient {

@@ -118,6 +118,38 @@ pub struct Args {
     #[arg(long, alias = "core-ping-secs", default_value = "15s", value_name = "DURATION", value_parser = parse_duration)]
     pub core_ping: Duration,
 
+    /// Time a client has to send a request's headers (e.g. `10s`); an
+    /// unfinished request, or a kept-alive connection that starts no new one,
+    /// is closed after it.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// A request body (an upload) that sends nothing for this long is cut
+    /// (an upload then fails with 400 and its partial file is deleted).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub body_idle_timeout: Duration,
+
+    /// HTTP connections open at once (WebSockets included); more are answered
+    /// 503 and closed.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// HTTP connections open at once from one address; more are answered 503
+    /// and closed. Loopback is exempt unless --limit-loopback.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections_per_addr: usize,
+
+    /// Apply the per-address limits to loopback addresses too (by default
+    /// they are exempt, so local use and benchmarks are not limited).
+    #[arg(long)]
+    pub limit_loopback: bool,
+
+    /// A reverse proxy whose `X-Forwarded-For` names the client (its last
+    /// entry); only this proxy's connections are exempt from the
+    /// per-address connection cap.
+    #[arg(long, value_name = "ADDR")]
+    pub trusted_proxy: Option<std::net::IpAddr>,
+
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long)]
     pub secure_cookie: bool,
@@ -176,6 +208,40 @@ impl Args {
         T: Into<std::ffi::OsString> + Clone,
     {
         Ok(Args::try_parse_from(args)?.fold_old_spellings())
+    }
+
+    /// Refuses values that cannot work (zero timeouts and caps).
+    pub fn validate(&self) -> Result<(), String> {
+        for (flag, d) in [
+            ("--header-timeout", self.header_timeout),
+            ("--body-idle-timeout", self.body_idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(format!("{flag} must be more than 0"));
+            }
+        }
+        for (flag, n) in [
+            ("--max-connections", self.max_connections),
+            ("--max-connections-per-addr", self.max_connections_per_addr),
+            ("--max-uploads", self.max_uploads),
+        ] {
+            if n == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the accept loop enforces.
+    pub fn listen_config(&self) -> crate::listener::ListenConfig {
+        crate::listener::ListenConfig {
+            header_timeout: self.header_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_addr: self.max_connections_per_addr,
+            limit_loopback: self.limit_loopback,
+            trusted_proxy: self.trusted_proxy,
+        }
     }
 
     /// Moves the values given with the old `--*-ms` spellings into the new
@@ -247,6 +313,20 @@ mod tests {
         assert_eq!(default.reconnect_min, Duration::from_millis(100));
         assert_eq!(default.reconnect_max, Duration::from_secs(5));
         assert_eq!(default.core_ping, Duration::from_secs(15));
+        assert_eq!(default.header_timeout, Duration::from_secs(10));
+        assert_eq!(default.body_idle_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (default.max_connections, default.max_connections_per_addr),
+            (10_000, 64)
+        );
+        assert!(!default.limit_loopback && default.trusted_proxy.is_none());
+        assert_eq!(default.validate(), Ok(()));
+        assert!(parse(&["--header-timeout", "0s"]).validate().is_err());
+        assert!(
+            parse(&["--max-connections-per-addr", "0"])
+                .validate()
+                .is_err()
+        );
         // Both spellings of one option at once are refused, not silently merged.
         assert!(
             Args::try_from_args([

@@ -17,7 +17,8 @@
 //!   Origin and CSRF checks. [`host`]: the Host check (DNS rebinding). [`error`]: the handlers' error type.
 //!
 //! [`app`] builds the router from an [`AppState`] (tests drive it directly);
-//! [`serve`] runs it on a listener; [`run`] is the binary's whole life,
+//! [`serve`] runs it on a listener ([`listener`]: the accept loop with the
+//! header and body timeouts and the connection caps); [`run`] is the binary's whole life,
 //! including the embedded core.
 
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod host;
 pub mod link;
+pub mod listener;
 pub mod pages;
 pub mod sessions;
 pub mod spool;
@@ -41,7 +43,6 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderValue, header},
     routing::{get, post},
-    serve::ListenerExt,
 };
 use protocol::{ClientMsg, SessionId};
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -216,21 +217,25 @@ pub async fn serve_state(
     state: AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    // Chat frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm
-    // holds them back behind unacknowledged data (visible as ~40 ms p99 in BENCHMARKS.md).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("HTTP server failed")
+    let config = state.config.listen_config();
+    listener::serve(listener, app(state), config, shutdown).await;
+    Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one: every connection is a
+/// descriptor, and the common default of 1024 is far below
+/// `--max-connections`.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }
 
 /// The binary: embedded core unless `--core`, then the gateway.
 pub async fn run(args: Args, shutdown: CancellationToken) -> anyhow::Result<()> {
+    args.validate().map_err(anyhow::Error::msg)?;
+    raise_open_file_limit();
     let (core_addr, token, core_task) = match &args.core {
         Some(addr) => {
             let token = args

@@ -15,7 +15,7 @@ impl Connection {
             payload,
         } = frame;
         if self.link.is_none() {
-            return self.before_hello(session, msg);
+            return self.before_hello(session, msg).await;
         }
         if !self.gateway && session != LINK_SESSION {
             // Counted, so a flood of these cannot buy unlimited replies.
@@ -31,15 +31,20 @@ impl Connection {
         if self.gateway && session == LINK_SESSION {
             return self.link_frame(msg);
         }
-        // Rate limit: per joined user; file bytes are not counted.
-        let counted = !matches!(msg, ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. });
-        if counted {
-            let allowed = match self.sessions.get_mut(&session) {
-                Some(s) => s.bucket.try_take(),
-                // Not joined yet: the connection's bucket. A gateway link is
-                // authenticated, and re-attaches many sessions at once.
-                None => self.gateway || self.link_bucket.try_take(),
-            };
+        // Before the welcome on a direct connection every frame counts, file
+        // frames too, and a flood ends the connection: a stranger who has not
+        // joined gets no unlimited stream of `not_joined` replies. A gateway
+        // link is authenticated, and re-attaches many sessions at once.
+        if !self.gateway && !self.sessions.contains_key(&session) {
+            if !self.link_bucket.try_take() {
+                return Flow::Close(Some(super::handshake::pre_login_flood()));
+            }
+        } else if !matches!(msg, ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. }) {
+            // Per joined user; file bytes are not counted.
+            let allowed = self
+                .sessions
+                .get_mut(&session)
+                .is_none_or(|s| s.bucket.try_take());
             if !allowed {
                 self.error(
                     session,
@@ -56,7 +61,9 @@ impl Connection {
             ClientMsg::Hello { .. } => {
                 self.error(session, ErrorCode::AlreadyJoined, "hello was already sent")
             }
-            ClientMsg::Join { name, since, .. } => self.join(session, &name, since),
+            ClientMsg::Join { name, since, addr } => {
+                return self.join(session, &name, since, addr.as_deref());
+            }
             ClientMsg::Ping { nonce } => self.reply(session, ServerMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
             ClientMsg::Quit => {

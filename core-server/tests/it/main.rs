@@ -3,10 +3,12 @@
 
 mod support;
 
+mod addresses;
 mod binary;
 mod file_flow;
 mod files;
 mod gateway;
 mod images;
 mod limits;
+mod login;
 mod room;

@@ -38,6 +38,28 @@ fn too_large_is_refused_before_allocating() {
 }
 
 #[test]
+fn the_limit_can_be_raised_on_the_live_codec() {
+    let mut codec: Codec<ClientMsg, ()> = Codec::new(100);
+    let frame = crate::codec::encode(
+        0,
+        &ClientMsg::Say {
+            text: "x".repeat(200),
+        },
+        &[],
+    );
+    codec.set_max_frame(1000);
+    assert_eq!(codec.max_frame(), 1000);
+    let mut buf = BytesMut::from(&frame.0[..]);
+    assert_eq!(decode_all(&mut codec, &mut buf).len(), 1);
+    codec.set_max_frame(100);
+    let mut buf = BytesMut::from(&frame.0[..]);
+    assert!(matches!(
+        codec.decode(&mut buf),
+        Err(CodecError::FrameTooLarge { max: 100 })
+    ));
+}
+
+#[test]
 fn malformed_frames_are_errors() {
     let mut codec: Codec<ClientMsg, ()> = Codec::new(100);
     // Body shorter than the session + header length prefix.

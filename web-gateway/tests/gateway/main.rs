@@ -7,6 +7,7 @@ mod support;
 
 mod binary;
 mod chat;
+mod connections;
 mod files;
 mod limits;
 mod link;

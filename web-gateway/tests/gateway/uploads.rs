@@ -129,3 +129,70 @@ async fn uploads_need_the_csrf_token_and_a_session() {
     assert_eq!(name, "real.bin");
     core.stop().await;
 }
+
+/// Starts an upload by hand that sends its fields and the first 1 KiB of a
+/// 1 MiB file, then nothing more; the connection stays open.
+async fn stalled_upload(web: &Web) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let boundary = "stall-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nroom\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n",
+        web.csrf
+    );
+    let mut stream = tokio::net::TcpStream::connect(web.addr).await.unwrap();
+    let request = format!(
+        "POST /upload HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nOrigin: {}\r\nAccept: application/json\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n{head}",
+        web.addr,
+        web.cookie,
+        web.origin(),
+        head.len() + (1 << 20) + 64,
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&test_bytes(1024, 5)).await.unwrap();
+    stream
+}
+
+/// Issue 10 item 11: uploads that stop sending free their slots after the
+/// body-idle timeout, with a 400 and no partial file left; other uploads
+/// then go through.
+#[tokio::test]
+async fn a_stalled_upload_is_cut_after_the_body_idle_timeout_and_frees_its_slot() {
+    use tokio::io::AsyncReadExt;
+    let core = TestCore::start().await;
+    let gw = Gateway::start_with(core.addr, |args| {
+        args.max_uploads = 2;
+        args.body_idle_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut terry = core.join("terry").await;
+    let alice = gw.join("alice").await;
+    let bob = gw.join("bob").await;
+    let mut stalls = vec![stalled_upload(&alice).await, stalled_upload(&bob).await];
+    for stall in &mut stalls {
+        let answer = within("the stalled upload's answer", async {
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stall.read(&mut buf).await {
+                all.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&all).into_owned()
+        })
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let partial: Vec<_> = std::fs::read_dir(gw.state.spool.dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".upload"))
+        .collect();
+    assert!(partial.is_empty(), "partial uploads left: {partial:?}");
+    // Both slots are free again.
+    let resp = alice.upload("terry", "after.bin", b"after", true).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    assert_eq!(terry.until_file().await.1, "after.bin");
+    core.stop().await;
+}
