@@ -131,6 +131,11 @@ pub struct Config {
     /// local connections are exempt, so local use and benchmarks work).
     #[arg(long)]
     pub limit_loopback: bool,
+
+    /// Most bytes of history (its JSON) a joiner receives; the oldest
+    /// messages are dropped first. Bounds what a welcome costs.
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub history_bytes: usize,
 }
 
 impl Default for Config {
@@ -162,6 +167,7 @@ impl Default for Config {
             auth_lockout: Duration::from_secs(600),
             auth_delay: Duration::from_secs(1),
             limit_loopback: false,
+            history_bytes: 128 * 1024,
         }
     }
 }
@@ -198,6 +204,7 @@ impl std::fmt::Debug for Config {
             .field("auth_lockout", &self.auth_lockout)
             .field("auth_delay", &self.auth_delay)
             .field("limit_loopback", &self.limit_loopback)
+            .field("history_bytes", &self.history_bytes)
             .finish()
     }
 }

@@ -9,7 +9,7 @@
 //! Here: the state, joins, leaves and messages. `room/offer.rs`: file offers.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -23,7 +23,10 @@ use protocol::{
 
 use crate::outbox::Outbox;
 
+mod history;
 mod offer;
+
+use history::History;
 
 pub use offer::Offer;
 
@@ -47,11 +50,9 @@ struct Shared {
     state: Mutex<State>,
     /// Random per process, announced in hello: tells clients seqs restarted.
     instance: String,
-    /// How many room messages `history` keeps.
-    history_cap: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Last seq handed out; seqs are strictly increasing over the server's life.
     last_seq: Seq,
@@ -63,8 +64,9 @@ struct State {
     links: HashMap<LinkId, LinkEntry>,
     /// Members by lower-cased name: names are unique case-insensitively.
     members: HashMap<String, Member>,
-    /// The last `history_cap` room messages, oldest first, for joiners.
-    history: VecDeque<Event>,
+    /// The last room messages, oldest first, for joiners (bounded in count
+    /// and bytes).
+    history: History,
 }
 
 #[derive(Debug)]
@@ -154,13 +156,21 @@ impl State {
 }
 
 impl Room {
-    pub fn new(history_cap: usize) -> Room {
+    /// A room keeping at most `history` messages and `history_bytes` bytes of
+    /// them for joiners.
+    pub fn new(history: usize, history_bytes: usize) -> Room {
         let instance = format!("{:016x}", rand::random::<u64>());
         Room {
             shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    last_seq: 0,
+                    last_transfer: 0,
+                    last_link: 0,
+                    links: HashMap::new(),
+                    members: HashMap::new(),
+                    history: History::new(history, history_bytes),
+                }),
                 instance,
-                history_cap,
             }),
         }
     }
@@ -234,12 +244,7 @@ impl Room {
         let welcome = ServerMsg::Welcome {
             name: name.to_string(),
             users: state.users(),
-            history: state
-                .history
-                .iter()
-                .filter(|e| since.is_none_or(|s| e.seq > s))
-                .cloned()
-                .collect(),
+            history: state.history.since(since),
             last_seq: state.last_seq,
         };
         state.send_to(link, session, &welcome);
@@ -275,12 +280,7 @@ impl Room {
             text: text.to_string(),
         });
         state.broadcast(&ServerMsg::Event(event.clone()), None);
-        if self.shared.history_cap > 0 {
-            if state.history.len() == self.shared.history_cap {
-                state.history.pop_front();
-            }
-            state.history.push_back(event);
-        }
+        state.history.push(event);
     }
 
     /// A private message: to the recipient, and echoed to the sender.
@@ -331,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_broadcast_is_encoded_once_and_shared_by_every_recipient() {
-        let room = Room::new(10);
+        let room = Room::new(10, 1 << 20);
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
             let (outbox, q) = outbox::channel(16, 4);

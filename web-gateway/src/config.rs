@@ -61,6 +61,15 @@ pub struct Args {
     #[arg(long, default_value_t = 8)]
     pub max_uploads: usize,
 
+    /// Uploads one web user may run at once; more are refused with 429.
+    #[arg(long, default_value_t = 2)]
+    pub max_uploads_per_user: usize,
+
+    /// Joins per minute from one address (all may come at once); more are
+    /// refused with 429. Loopback is exempt unless --limit-loopback.
+    #[arg(long, default_value_t = 10)]
+    pub joins_per_minute: u32,
+
     /// Directory for files received by browser users (default: a fresh
     /// temporary directory, removed at exit).
     #[arg(long, env = "SWITCHBOARD_SPOOL_DIR")]
@@ -224,6 +233,8 @@ impl Args {
             ("--max-connections", self.max_connections),
             ("--max-connections-per-addr", self.max_connections_per_addr),
             ("--max-uploads", self.max_uploads),
+            ("--max-uploads-per-user", self.max_uploads_per_user),
+            ("--joins-per-minute", self.joins_per_minute as usize),
         ] {
             if n == 0 {
                 return Err(format!("{flag} must be at least 1"));
@@ -320,6 +331,10 @@ mod tests {
             (10_000, 64)
         );
         assert!(!default.limit_loopback && default.trusted_proxy.is_none());
+        assert_eq!(
+            (default.max_uploads_per_user, default.joins_per_minute),
+            (2, 10)
+        );
         assert_eq!(default.validate(), Ok(()));
         assert!(parse(&["--header-timeout", "0s"]).validate().is_err());
         assert!(

@@ -31,6 +31,9 @@ pub enum AppError {
     Link(#[from] LinkError),
     #[error("{0}")]
     Unavailable(String),
+    /// Over a per-user or per-address limit: try again later.
+    #[error("{0}")]
+    TooMany(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -57,6 +60,7 @@ impl AppError {
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Link(_) | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

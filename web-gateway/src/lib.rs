@@ -14,7 +14,9 @@
 //!   the core. [`spool`]: received files on disk (`incoming.rs` one file being
 //!   written, `writer.rs` the task fed by the link). [`files`]: downloads.
 //! - [`pages`]: the askama pages (top-level `templates/`). [`auth`]: cookie,
-//!   Origin and CSRF checks. [`host`]: the Host check (DNS rebinding). [`error`]: the handlers' error type.
+//!   Origin and CSRF checks. [`host`]: the Host check (DNS rebinding).
+//!   [`join_rate`]: joins per minute per address. [`user_uploads`]: uploads
+//!   per session. [`error`]: the handlers' error type.
 //!
 //! [`app`] builds the router from an [`AppState`] (tests drive it directly);
 //! [`serve`] runs it on a listener ([`listener`]: the accept loop with the
@@ -27,12 +29,14 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod host;
+pub mod join_rate;
 pub mod link;
 pub mod listener;
 pub mod pages;
 pub mod sessions;
 pub mod spool;
 pub mod upload;
+pub mod user_uploads;
 pub mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -81,6 +85,10 @@ pub struct AppState {
     pub config: Arc<Args>,
     /// Uploads being processed at once (each holds a temporary file).
     pub upload_slots: Arc<Semaphore>,
+    /// Uploads per session at once.
+    pub user_uploads: user_uploads::UserUploads,
+    /// Joins per minute per client address.
+    pub join_rate: join_rate::JoinRate,
 }
 
 impl AppState {
@@ -174,6 +182,8 @@ pub fn start(
         link,
         spool,
         upload_slots: Arc::new(Semaphore::new(args.max_uploads.max(1))),
+        user_uploads: user_uploads::UserUploads::new(args.max_uploads_per_user),
+        join_rate: join_rate::JoinRate::new(args.joins_per_minute, args.limit_loopback),
         config: Arc::new(args),
     };
     tokio::spawn(housekeeping(state.clone(), shutdown.clone()));
@@ -195,6 +205,7 @@ async fn housekeeping(state: AppState, shutdown: CancellationToken) {
             state.spool.forget_session(id);
         }
         state.spool.sweep();
+        state.join_rate.forget_idle();
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::{
-    Form,
+    Extension, Form,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
@@ -15,7 +15,9 @@ use serde::Deserialize;
 
 use protocol::human_size;
 
-use crate::{AppState, auth, error::AppError, link::LinkError, sessions::JoinError};
+use crate::{
+    AppState, auth, error::AppError, link::LinkError, listener::ClientAddr, sessions::JoinError,
+};
 
 /// How long the join page waits for the core's welcome.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +90,7 @@ pub struct JoinForm {
 /// `POST /join`: take a name in the room. Errors are shown on the join page.
 pub async fn join(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
@@ -95,6 +98,20 @@ pub async fn join(
         return Err(AppError::Forbidden("cross-origin request refused"));
     }
     let name = form.name.trim();
+    let client = client.map(|Extension(ClientAddr(ip))| ip);
+    if let Some(ip) = client
+        && !state.join_rate.allow(ip)
+    {
+        tracing::info!(%ip, "join refused: too many from this address");
+        return join_error(
+            name,
+            &format!(
+                "Too many joins from your address (at most {} a minute). Try again in a minute.",
+                state.config.joins_per_minute
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     if let Err(e) = validate_name(name) {
         return join_error(name, &e.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
     }
@@ -105,7 +122,8 @@ pub async fn join(
             StatusCode::SERVICE_UNAVAILABLE,
         );
     };
-    let pending = match state.hub.begin_join(name) {
+    let addr = client.map(|ip| ip.to_string());
+    let pending = match state.hub.begin_join(name, addr.clone()) {
         Ok(pending) => pending,
         Err(e) => return join_error(name, &e.to_string(), StatusCode::SERVICE_UNAVAILABLE),
     };
@@ -113,7 +131,7 @@ pub async fn join(
     let join = ClientMsg::Join {
         name: name.to_string(),
         since: None,
-        addr: None,
+        addr,
     };
     // Bound to this connection: if it drops first, the join fails here and is
     // not replayed on the next one for a session that no longer exists.

@@ -118,6 +118,13 @@ async fn receive(
     if declared.is_some_and(|n| n > limit + MULTIPART_SLACK) {
         return Err(AppError::TooLarge { limit });
     }
+    // Per user first: one user's stalled uploads must not hold every slot.
+    let _mine = state.user_uploads.start(session.id).ok_or_else(|| {
+        AppError::TooMany(format!(
+            "you already have {} uploads in progress; wait for one to finish",
+            state.config.max_uploads_per_user
+        ))
+    })?;
     let _slot = state
         .upload_slots
         .clone()

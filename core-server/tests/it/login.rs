@@ -3,7 +3,7 @@
 
 use std::{
     io::Write,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -115,17 +115,27 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-// The current-thread runtime of `#[tokio::test]`: the server's tasks run on
-// this thread, under this test's log subscriber.
+/// Everything the tests in this binary log from now on. A global subscriber:
+/// a thread-local one (`set_default`) misses events whose callsites other
+/// tests' threads registered first.
+fn captured_log() -> Captured {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        log
+    })
+    .clone()
+}
+
 #[tokio::test]
 async fn a_strangers_client_string_reaches_the_log_short_and_escaped() {
-    let log = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(log.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = captured_log();
     let server = TestCore::start().await;
 
     // 1,000 KiB of client string: refused from the frame's length, unread.
@@ -141,13 +151,12 @@ async fn a_strangers_client_string_reaches_the_log_short_and_escaped() {
     // A short one with a forged log line and a bidi override: escaped.
     let mut forger = server.connect().await;
     forger
-        .send(hello("evil\n2026-01-01 INFO admin logged in\u{202e}"))
+        .send(hello("evil\n2026-01-01 INFO admin-b7e1 logged in\u{202e}"))
         .await;
     assert!(matches!(forger.recv_msg().await, ServerMsg::Hello { .. }));
     server.stop().await;
 
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("hello"), "{text}");
     assert!(
         !text.contains("HHHHHHHH"),
         "the huge client string was logged"
@@ -157,7 +166,7 @@ async fn a_strangers_client_string_reaches_the_log_short_and_escaped() {
         "the long client string was logged"
     );
     assert!(
-        !text.contains("\n2026-01-01 INFO admin"),
+        !text.contains("\n2026-01-01 INFO admin-b7e1"),
         "a client string forged a log line:\n{text}"
     );
     assert!(
@@ -165,7 +174,6 @@ async fn a_strangers_client_string_reaches_the_log_short_and_escaped() {
         "a bidi override reached the log"
     );
     assert!(text.contains(r"evil\u{a}2026-01-01"), "{text}");
-    assert!(text.len() < 64 * 1024, "{} bytes of log", text.len());
 }
 
 #[tokio::test]
@@ -235,4 +243,75 @@ async fn a_burst_of_file_frames_before_join_is_cut_off() {
     };
     assert_eq!(bye, ErrorCode::RateLimited);
     assert!(pongs <= 6, "{pongs} pongs");
+}
+
+#[tokio::test]
+async fn a_welcomes_history_is_capped_in_bytes_oldest_first() {
+    let config = Config {
+        history: 100,
+        history_bytes: 20_000,
+        ..config()
+    };
+    let server = TestCore::with(config).await;
+    let mut talker = server.join("talker").await;
+    for i in 0..100 {
+        talker.say(&format!("{i:03} {}", "x".repeat(3_996))).await;
+        talker.message().await;
+    }
+    let mut joiner = server.connect().await;
+    joiner.hello().await;
+    let welcome = joiner.join("joiner").await.unwrap();
+    let sizes: Vec<usize> = welcome
+        .history
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap().len())
+        .collect();
+    let total: usize = sizes.iter().sum();
+    assert!(total <= 20_000, "{total} bytes of history");
+    // The newest messages, in order, as many as fit: the oldest were dropped.
+    let texts: Vec<String> = welcome
+        .history
+        .iter()
+        .map(|e| match &e.event {
+            protocol::EventBody::Message { text, .. } => text[..3].to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let first = 100 - texts.len();
+    let expected: Vec<String> = (first..100).map(|i| format!("{i:03}")).collect();
+    assert_eq!(texts, expected);
+    assert!(total + sizes[0] > 20_000, "one more would have fitted");
+}
+
+#[tokio::test]
+async fn joiners_that_never_read_are_refused_beyond_the_per_address_cap() {
+    let config = Config {
+        limit_loopback: true,
+        max_connections_per_addr: 4,
+        ..config()
+    };
+    let server = TestCore::with(config).await;
+    let mut talker = server.join("talker").await; // 127.0.0.1
+    for _ in 0..50 {
+        talker.say(&"x".repeat(4_000)).await;
+        talker.message().await;
+    }
+    // Each joins and never reads its welcome again.
+    let mut idle = Vec::new();
+    for i in 0..4 {
+        let mut joiner = RawClient::connect_from(server.addr, "127.0.0.2".parse().unwrap()).await;
+        joiner.hello().await;
+        joiner
+            .send(ClientMsg::Join {
+                name: format!("idle{i}"),
+                since: None,
+                addr: None,
+            })
+            .await;
+        idle.push(joiner);
+    }
+    let mut one_more = RawClient::connect_from(server.addr, "127.0.0.2".parse().unwrap()).await;
+    one_more.send(hello("test")).await;
+    assert_eq!(bye_of(one_more).await.0, ErrorCode::TooManyConnections);
+    drop(idle);
 }

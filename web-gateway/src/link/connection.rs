@@ -126,15 +126,15 @@ impl LinkTask {
         // Re-attach every live session before anything else is written.
         let rejoin = self.hub.rejoin_list(same_instance);
         let count = rejoin.len();
-        for (id, name, since) in rejoin {
+        for rejoin in rejoin {
             if let Err(e) = conn
                 .feed(
                     Frame::new(ClientMsg::Join {
-                        name,
-                        since,
-                        addr: None,
+                        name: rejoin.name,
+                        since: rejoin.since,
+                        addr: rejoin.addr,
                     })
-                    .with_session(id),
+                    .with_session(rejoin.id),
                 )
                 .await
             {

@@ -114,7 +114,7 @@ impl<'a> Inbound<'a> {
                         let join = ClientMsg::Join {
                             name: retry.name,
                             since: retry.since,
-                            addr: None,
+                            addr: retry.addr,
                         };
                         // Refused if the connection changed meanwhile; the
                         // next one re-attaches the session anyway.

@@ -46,7 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::{
     registry::{JoinError, PendingJoin, SessionInfo, random_token},
-    rejoin::{REJOIN_PATIENCE, RetryJoin},
+    rejoin::{REJOIN_PATIENCE, Rejoin, RetryJoin},
     uploads::UploadReply,
 };
 /// Re-exported for the link, which names it from here.
@@ -123,9 +123,9 @@ impl Hub {
 
     /// Creates a session in the `Joining` phase. The caller sends the `join`
     /// frame and waits on [`PendingJoin::welcome`].
-    pub fn begin_join(&self, name: &str) -> Result<PendingJoin, JoinError> {
+    pub fn begin_join(&self, name: &str, addr: Option<String>) -> Result<PendingJoin, JoinError> {
         let max = self.inner.config.max_sessions;
-        self.state().sessions.begin_join(name, max)
+        self.state().sessions.begin_join(name, addr, max)
     }
 
     /// The session behind a cookie, if it is in the room (or being re-attached).
@@ -237,7 +237,7 @@ impl Hub {
 
     /// The link is back: every live session, with the `since` to ask for. A new
     /// core instance restarted its seqs, so nothing can be asked `since`.
-    pub fn rejoin_list(&self, same_instance: bool) -> Vec<(SessionId, String, Option<Seq>)> {
+    pub fn rejoin_list(&self, same_instance: bool) -> Vec<Rejoin> {
         rejoin::rejoin_list(&mut self.state(), same_instance)
     }
 

@@ -91,6 +91,9 @@ pub(super) struct Session {
     flash: Option<String>,
     /// Its uploads in flight.
     pub(super) uploads: Uploads,
+    /// The browser's address when it joined: the core's per-address limits
+    /// see it on every join and re-attach (`join.addr`).
+    pub(super) addr: Option<String>,
 }
 
 impl Session {
@@ -132,7 +135,12 @@ pub(super) struct Registry {
 
 impl Registry {
     /// Creates a session in the `Joining` phase, unless `max` are open.
-    pub(super) fn begin_join(&mut self, name: &str, max: usize) -> Result<PendingJoin, JoinError> {
+    pub(super) fn begin_join(
+        &mut self,
+        name: &str,
+        addr: Option<String>,
+        max: usize,
+    ) -> Result<PendingJoin, JoinError> {
         if self.sessions.len() >= max {
             return Err(JoinError::Full);
         }
@@ -154,6 +162,7 @@ impl Registry {
                 idle_since: Some(Instant::now()),
                 flash: None,
                 uploads: Uploads::default(),
+                addr,
             },
         );
         Ok(PendingJoin {
@@ -336,9 +345,9 @@ mod tests {
     #[test]
     fn a_joining_session_is_neither_found_nor_expired() {
         let mut registry = Registry::default();
-        let pending = registry.begin_join("web", 1).unwrap();
+        let pending = registry.begin_join("web", None, 1).unwrap();
         assert!(matches!(
-            registry.begin_join("more", 1),
+            registry.begin_join("more", None, 1),
             Err(JoinError::Full)
         ));
         assert!(registry.lookup(&pending.cookie).is_none());

@@ -36,6 +36,19 @@ pub struct RetryJoin {
     pub since: Option<Seq>,
     /// How long to wait first (doubles with each refusal, up to 2 s).
     pub delay: Duration,
+    /// The browser's address, for the join's `addr`.
+    pub addr: Option<String>,
+}
+
+/// A session to re-attach on a new link connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejoin {
+    pub id: SessionId,
+    pub name: String,
+    /// The `since` of the join (none after a core restart).
+    pub since: Option<Seq>,
+    /// The browser's address, for the join's `addr`.
+    pub addr: Option<String>,
 }
 
 /// The link dropped: pending joins fail, attached sessions wait to be
@@ -72,10 +85,7 @@ pub(super) fn link_down(st: &mut State) {
 /// The link is back: every session waiting to be re-attached, with the
 /// `since` to ask for; their retry clocks start now. A new core instance
 /// restarted its seqs, so nothing can be asked `since`.
-pub(super) fn rejoin_list(
-    st: &mut State,
-    same_instance: bool,
-) -> Vec<(SessionId, String, Option<Seq>)> {
+pub(super) fn rejoin_list(st: &mut State, same_instance: bool) -> Vec<Rejoin> {
     st.sessions
         .iter_mut()
         .filter_map(|(id, s)| {
@@ -88,7 +98,12 @@ pub(super) fn rejoin_list(
             *started = Some(Instant::now());
             *attempts = 0;
             let since = same_instance.then_some(s.last_core_seq);
-            Some((id, s.name.clone(), since))
+            Some(Rejoin {
+                id,
+                name: s.name.clone(),
+                since,
+                addr: s.addr.clone(),
+            })
         })
         .collect()
 }
@@ -168,7 +183,12 @@ pub(super) fn on_session_error(
         let delay = REJOIN_FIRST_DELAY
             .saturating_mul(1 << attempts.min(8))
             .min(REJOIN_MAX_DELAY);
-        return Some(RetryJoin { name, since, delay });
+        return Some(RetryJoin {
+            name,
+            since,
+            delay,
+            addr: session.addr.clone(),
+        });
     }
     let refused = matches!(code, ErrorCode::NameTaken | ErrorCode::NameInvalid);
     match session.phase {
@@ -213,7 +233,11 @@ mod tests {
         hub.on_room_event(&message(5, "before"));
         hub.link_down();
         let list = hub.rejoin_list(true);
-        assert_eq!(list, vec![(id, "web".to_string(), Some(5))]);
+        let names: Vec<_> = list
+            .iter()
+            .map(|r| (r.id, r.name.as_str(), r.since))
+            .collect();
+        assert_eq!(names, vec![(id, "web", Some(5))]);
         // The welcome's history overlaps what was seen.
         let history = vec![message(4, "old"), message(5, "before"), message(6, "gap")];
         hub.on_welcome(id, vec![], history, 6);

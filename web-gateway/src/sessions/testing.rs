@@ -28,7 +28,7 @@ pub(super) fn message(seq: Seq, text: &str) -> Event {
 
 /// A session that joined and was welcomed.
 pub(super) fn joined(hub: &Hub, name: &str) -> SessionId {
-    let pending = hub.begin_join(name).unwrap();
+    let pending = hub.begin_join(name, None).unwrap();
     assert!(hub.on_welcome(pending.info.id, vec![], vec![], 0));
     pending.info.id
 }

@@ -11,6 +11,7 @@ mod connections;
 mod files;
 mod limits;
 mod link;
+mod per_address;
 mod rebinding;
 mod sessions;
 mod uploads;

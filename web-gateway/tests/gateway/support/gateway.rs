@@ -12,7 +12,7 @@ use web_gateway::{AppState, config::Args, link::LinkConfig};
 use super::{
     TOKEN, WAIT,
     browser::Web,
-    http::{Resp, full, send},
+    http::{Resp, full, send, send_from},
 };
 
 /// A gateway serving in this test's runtime until dropped.
@@ -81,7 +81,30 @@ impl Gateway {
 
     /// Joins through the join page like a browser; panics unless it works.
     pub async fn join(&self, name: &str) -> Web {
-        let resp = self.post_form("/join", None, &format!("name={name}")).await;
+        self.join_from("127.0.0.1", &[], name).await
+    }
+
+    /// The join form posted from the loopback address `from`, with extra
+    /// headers; the answer as it is.
+    pub async fn try_join_from(&self, from: &str, headers: &[(&str, &str)], name: &str) -> Resp {
+        let mut req = Request::post("/join")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.origin());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        send_from(
+            from,
+            self.addr,
+            req,
+            full(Bytes::from(format!("name={name}"))),
+        )
+        .await
+    }
+
+    /// [`Gateway::join`] from the loopback address `from`, with extra headers.
+    pub async fn join_from(&self, from: &str, headers: &[(&str, &str)], name: &str) -> Web {
+        let resp = self.try_join_from(from, headers, name).await;
         assert_eq!(
             resp.status,
             StatusCode::SEE_OTHER,

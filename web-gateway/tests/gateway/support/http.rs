@@ -61,8 +61,35 @@ pub async fn send_as(
     req: hyper::http::request::Builder,
     body: Body,
 ) -> Resp {
+    send_with(addr, host, None, req, body).await
+}
+
+/// [`send`] from another loopback source address (`127.0.0.2`, …).
+pub async fn send_from(
+    from: &str,
+    addr: SocketAddr,
+    req: hyper::http::request::Builder,
+    body: Body,
+) -> Resp {
+    send_with(addr, &addr.to_string(), Some(from), req, body).await
+}
+
+async fn send_with(
+    addr: SocketAddr,
+    host: &str,
+    from: Option<&str>,
+    req: hyper::http::request::Builder,
+    body: Body,
+) -> Resp {
     within("an HTTP response", async {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        let stream = match from {
+            None => TcpStream::connect(addr).await.unwrap(),
+            Some(from) => {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+                socket.connect(addr).await.unwrap()
+            }
+        };
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();

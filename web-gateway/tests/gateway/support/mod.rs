@@ -9,7 +9,8 @@
 //! - `http.rs`: one HTTP/1.1 request on a fresh connection ([`send`]), bodies
 //!   (whole, chunked, multipart) and the response read whole ([`Resp`]).
 //! - `proxy.rs`: [`Proxy`], a TCP proxy in front of the core that can cut the
-//!   gateway's link.
+//!   gateway's link. `tap.rs`: [`Tap`], one that also reports the joins the
+//!   gateway sends (their `addr`).
 //!
 //! Everything listens on 127.0.0.1 ephemeral ports; every wait has a timeout
 //! ([`WAIT`]); nothing sleeps to synchronise.
@@ -18,9 +19,11 @@ mod browser;
 mod gateway;
 mod http;
 mod proxy;
+mod tap;
 
 pub use browser::{Web, texts, users_of};
 pub use gateway::Gateway;
 pub use http::{Resp, chunked, full, multipart, send, send_as};
 pub use proxy::Proxy;
+pub use tap::Tap;
 pub use testkit::{PNG, RawClient, TOKEN, TestCore, WAIT, config, test_bytes, user, within};
