@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn cutting_a_long_name_leaves_no_trailing_space_or_dot() {
-        // Found by `fuzz/fuzz_targets/file_name.rs`: the cut fell just after a
+        // What an earlier fuzz run of `safe_file_name` found: the cut fell just after a
         // space, or just after a dot that then met the kept extension.
         let spaced = format!("{} b", "a".repeat(MAX_FILE_NAME - 1));
         assert_eq!(safe_file_name(&spaced), "a".repeat(MAX_FILE_NAME - 1));
