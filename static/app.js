@@ -109,6 +109,17 @@
 
   // ---- the timeline ----
 
+  // Bidi and other invisible format characters (the set protocol::file_name
+  // removes from file names: U+200B-200F, U+202A-202E, U+2066-2069, U+FEFF)
+  // and control characters other than tab and newline are shown as <U+202E>,
+  // so "invoice\u202egnp.exe" cannot pass for "invoiceexe.png". The same rule
+  // as the server's pages (web-gateway/src/visible.rs).
+  const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+  function visible(text) {
+    return String(text).replace(INVISIBLE,
+      (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+  }
+
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -151,7 +162,7 @@
       if (msg.type === 'file') {
         li.append(fileBody(msg));
       } else {
-        li.append(el('span', { 'data-testid': 'message-text', class: 'text' }, msg.text));
+        li.append(el('span', { 'data-testid': 'message-text', class: 'text' }, visible(msg.text)));
       }
     }
     const atBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 80;
@@ -168,12 +179,12 @@
     const link = el('a', {
       href: msg.url, 'data-testid': 'file-link', 'data-name': msg.name, 'data-size': String(msg.size),
       rel: 'noopener',
-    }, `${msg.name} (${humanSize(msg.size)})`);
-    if (!msg.inline) link.setAttribute('download', msg.name);
+    }, `${visible(msg.name)} (${humanSize(msg.size)})`);
+    if (!msg.inline) link.setAttribute('download', visible(msg.name));
     else link.setAttribute('target', '_blank');
     box.append(link);
     if (msg.inline) {
-      const img = el('img', { src: msg.url, alt: msg.name, 'data-testid': 'inline-image', loading: 'lazy' });
+      const img = el('img', { src: msg.url, alt: visible(msg.name), 'data-testid': 'inline-image', loading: 'lazy' });
       const wrap = el('a', { href: msg.url, target: '_blank', rel: 'noopener', class: 'image' });
       wrap.append(img);
       box.append(wrap);
@@ -269,7 +280,7 @@
 
   let noticeTimer = null;
   function say(text, isError) {
-    notice.textContent = text;
+    notice.textContent = visible(text);
     notice.hidden = false;
     notice.classList.toggle('error', !!isError);
     clearTimeout(noticeTimer);

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use indicatif::ProgressBar;
-use protocol::{CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, codec::Frame, sniff_image};
+use protocol::{
+    CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, Target, client::SendCredit, codec::Frame,
+    sniff_image,
+};
 use sha2::{Digest, Sha256};
 use tokio::{
     fs::File,
@@ -146,16 +149,18 @@ pub enum Progress {
 
 /// Hashes, offers and streams one file. Frames go to `files`, the writer's
 /// file queue (bounded: this task waits when the connection is busy, which is
-/// what keeps memory flat). Reports to `report`.
+/// what keeps memory flat); each chunk waits for `credit` first (the server's
+/// flow control). Reports to `report`.
 pub async fn send(
     id: u32,
     file: Prepared,
     to: Target,
     files: mpsc::Sender<Frame<ClientMsg>>,
+    credit: SendCredit,
     bar: ProgressBar,
     report: mpsc::Sender<Progress>,
 ) {
-    let result = stream(id, &file, to, &files, &bar, &report).await;
+    let result = stream(id, &file, to, &files, &credit, &bar, &report).await;
     let message = match result {
         Ok(()) => Progress::AllSent { id },
         Err(error) => Progress::Failed { id, error },
@@ -168,6 +173,7 @@ async fn stream(
     file: &Prepared,
     to: Target,
     files: &mpsc::Sender<Frame<ClientMsg>>,
+    credit: &SendCredit,
     bar: &ProgressBar,
     report: &mpsc::Sender<Progress>,
 ) -> Result<(), SendError> {
@@ -199,6 +205,11 @@ async fn stream(
         if sent > file.size {
             return Err(SendError::Changed { path: path.clone() });
         }
+        // Closed only when the transfer is over: nobody is left to send to.
+        credit
+            .take(chunk.len())
+            .await
+            .ok_or(SendError::Disconnected)?;
         files
             .send(Frame::new(ClientMsg::FileChunk { id }).with_payload(chunk.freeze()))
             .await

@@ -76,15 +76,12 @@ pub struct Config {
     #[arg(long, default_value_t = 65_536)]
     pub gateway_queue: usize,
 
-    /// File chunks queued for one connection. When full, the sender is paused
-    /// (backpressure) instead of buffering more.
-    #[arg(long, default_value_t = 16)]
-    pub file_queue: usize,
-
-    /// How long a sender may be paused by one recipient's full chunk queue
-    /// before that recipient's copy is aborted (the others continue).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub file_stall_timeout: Duration,
+    /// Per-transfer credit window, in bytes (announced as
+    /// `limits.file_window`): how much of a file a sender may send before the
+    /// server grants more, and how much the server sends one recipient before
+    /// it credits back. The server buffers at most this much per copy.
+    #[arg(long, default_value_t = protocol::DEFAULT_FILE_WINDOW)]
+    pub file_window: u64,
 
     /// Files one user may be sending at once.
     #[arg(long, default_value_t = 8)]
@@ -156,8 +153,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(60),
             outbound_queue: 4096,
             gateway_queue: 65_536,
-            file_queue: 16,
-            file_stall_timeout: Duration::from_secs(10),
+            file_window: protocol::DEFAULT_FILE_WINDOW,
             max_transfers: 8,
             drain_timeout: Duration::from_secs(5),
             gateway_token: None,
@@ -190,8 +186,7 @@ impl std::fmt::Debug for Config {
             .field("ping_timeout", &self.ping_timeout)
             .field("outbound_queue", &self.outbound_queue)
             .field("gateway_queue", &self.gateway_queue)
-            .field("file_queue", &self.file_queue)
-            .field("file_stall_timeout", &self.file_stall_timeout)
+            .field("file_window", &self.file_window)
             .field("max_transfers", &self.max_transfers)
             .field("drain_timeout", &self.drain_timeout)
             .field(
@@ -221,6 +216,7 @@ impl Config {
             max_file: self.max_file,
             rate_per_sec: self.rate_per_sec,
             rate_burst: self.rate_burst,
+            file_window: self.file_window,
         }
     }
 
@@ -244,17 +240,23 @@ impl Config {
             self.max_connections,
             self.outbound_queue,
             self.gateway_queue,
-            self.file_queue,
         ]
         .contains(&0)
         {
-            return bad("--max-connections, --outbound-queue, --gateway-queue and --file-queue must be at least 1".into());
+            return bad(
+                "--max-connections, --outbound-queue and --gateway-queue must be at least 1".into(),
+            );
+        }
+        // A whole chunk must fit in the window, or a sender could never send one.
+        const MAX_WINDOW: u64 = 1 << 30;
+        if self.file_window < protocol::CHUNK_SIZE as u64 || self.file_window > MAX_WINDOW {
+            return bad(format!(
+                "--file-window must be from {} (one chunk) to {MAX_WINDOW} bytes",
+                protocol::CHUNK_SIZE
+            ));
         }
         if self.ping_interval.is_zero() || self.ping_timeout <= self.ping_interval {
             return bad("--ping-timeout must be longer than a non-zero --ping-interval".into());
-        }
-        if self.file_stall_timeout >= self.ping_timeout {
-            return bad("--file-stall-timeout must be shorter than --ping-timeout".into());
         }
         if let Some(token) = &self.gateway_token
             && !(MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len())
@@ -330,6 +332,10 @@ mod tests {
             },
             Config {
                 gateway_token: Some(String::new()),
+                ..Config::default()
+            },
+            Config {
+                file_window: 1000,
                 ..Config::default()
             },
             Config {

@@ -37,7 +37,7 @@ use crate::{
     notice::Bye,
     outbox::{self, Outbox},
     room::{LinkId, Room},
-    transfer::Transfer,
+    transfer::{Relay, Transfer},
 };
 
 mod dispatch;
@@ -54,6 +54,9 @@ struct Session {
     bucket: RateLimit,
     /// Files it is sending, by its own id.
     transfers: HashMap<u32, Transfer>,
+    /// Its files received whole whose copies are still being sent: they count
+    /// against `--max-transfers` until every copy has caught up.
+    draining: Vec<Relay>,
     /// Ids of its transfers that were refused or failed: their late chunks are
     /// dropped without a reply, since the sender was already told.
     dead: HashSet<u32>,
@@ -76,8 +79,8 @@ struct Connection {
     config: Arc<Config>,
     /// This connection's own queues.
     outbox: Outbox,
-    /// Cancelled when this connection must stop (killed or server shutdown);
-    /// transfers waiting on recipients watch it.
+    /// Cancelled when this connection must stop (killed or server shutdown):
+    /// the wrong-token delay does not outlive it.
     stop: CancellationToken,
     /// Set once the hello is accepted.
     link: Option<LinkId>,
@@ -107,7 +110,7 @@ pub async fn run(
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(config.outbound_queue, config.file_queue);
+    let (outbox, queues) = outbox::channel(config.outbound_queue);
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,
@@ -232,8 +235,6 @@ impl Connection {
                     if self.logged_in && frames.decoder().max_frame() != self.config.max_frame as usize {
                         frames.decoder_mut().set_max_frame(self.config.max_frame as usize);
                     }
-                    // Measured after handling: a frame that waited on
-                    // backpressure was our delay, not the peer's silence.
                     last_heard = Instant::now();
                     silence.as_mut().reset(last_heard + self.config.ping_timeout);
                 }
@@ -267,6 +268,7 @@ impl Connection {
             let names = self.room.remove_link(link, !shutting_down);
             if !names.is_empty() {
                 info!(?names, "left");
+                self.room.prune_relays();
             }
         }
     }

@@ -51,7 +51,9 @@ fn usual_text(code: ErrorCode) -> &'static str {
         ErrorCode::FrameTooLarge => "a frame exceeded the frame size limit",
         ErrorCode::BadFrame => "a frame could not be decoded",
         ErrorCode::Unauthorized => "wrong or missing gateway token",
-        ErrorCode::UnsupportedVersion => "this server speaks protocol version 1",
+        ErrorCode::UnsupportedVersion => {
+            "this server speaks protocol version 2 (per-transfer flow control); upgrade the client"
+        }
         _ => "closing",
     }
 }

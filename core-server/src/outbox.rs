@@ -6,8 +6,10 @@
 //!   and the connection is killed (`slow_consumer`) rather than let it stall the
 //!   sender or grow memory. Senders only ever `try_send` into it, so nobody waits
 //!   on a slow reader (and it is safe under the room's mutex).
-//! - The **chunk queue** carries file chunks and file ends. It is small; when it
-//!   is full the relaying sender *waits* (backpressure, see `transfer.rs`).
+//! - The **chunk queue** carries file chunks and file ends. Nobody ever waits
+//!   on it: what a transfer may queue for one recipient is bounded by that
+//!   recipient's credit (at most `--file-window` bytes per transfer, see
+//!   `transfer/relay.rs`), not by the queue.
 //!
 //! The writer always empties the chat queue before taking a chunk, so a chat
 //! message overtakes a file in flight instead of queueing behind it.
@@ -62,8 +64,8 @@ pub struct ChunkItem {
 pub struct Outbox {
     /// Chat and control frames (bounded; full means the peer is not reading).
     chat: Arc<ChatQueue>,
-    /// File chunks (bounded; full means the relaying sender must wait).
-    chunks: mpsc::Sender<ChunkItem>,
+    /// File chunks and ends (bounded in bytes by each transfer's credit).
+    chunks: mpsc::UnboundedSender<ChunkItem>,
     /// Cancelled when the connection must end at once: its peer stopped reading
     /// or its socket failed. Both the reader and the writer watch it.
     kill: CancellationToken,
@@ -80,7 +82,7 @@ pub struct Queues {
     /// Chat and control frames, drained first.
     pub(crate) chat: Arc<ChatQueue>,
     /// File chunks and ends, drained when chat is empty.
-    pub(crate) chunks: mpsc::Receiver<ChunkItem>,
+    pub(crate) chunks: mpsc::UnboundedReceiver<ChunkItem>,
 }
 
 /// The chat queue: a bounded FIFO shared by the senders and the writer.
@@ -148,10 +150,10 @@ impl Drop for Queues {
     }
 }
 
-/// Creates a connection's queues with the given bounds (in frames).
-pub fn channel(chat_bound: usize, chunk_bound: usize) -> (Outbox, Queues) {
+/// Creates a connection's queues with the chat queue's bound (in frames).
+pub fn channel(chat_bound: usize) -> (Outbox, Queues) {
     let chat = Arc::new(ChatQueue::default());
-    let (chunk_tx, chunk_rx) = mpsc::channel(chunk_bound);
+    let (chunk_tx, chunk_rx) = mpsc::unbounded_channel();
     let outbox = Outbox {
         chat: chat.clone(),
         chunks: chunk_tx,
@@ -214,9 +216,23 @@ impl Outbox {
         true
     }
 
-    /// The chunk queue, for transfers relaying to this connection.
-    pub fn chunks(&self) -> &mpsc::Sender<ChunkItem> {
-        &self.chunks
+    /// Queues a file chunk or end without waiting (the transfer's credit is
+    /// what bounds it). Returns whether the connection still takes frames.
+    pub fn send_chunk(&self, item: ChunkItem) -> bool {
+        match self.chunks.send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::SendError(item)) => {
+                if let Some(delivery) = item.delivery {
+                    (*delivery).disarm();
+                }
+                false
+            }
+        }
+    }
+
+    /// Whether `other` is a handle to the same connection's queues.
+    pub fn same(&self, other: &Outbox) -> bool {
+        Arc::ptr_eq(&self.chat, &other.chat)
     }
 
     /// Ends the connection at once, telling the peer `code` if the socket lets.

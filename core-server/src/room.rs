@@ -21,7 +21,7 @@ use protocol::{
     UserInfo, codec::encode, validate_name,
 };
 
-use crate::outbox::Outbox;
+use crate::{outbox::Outbox, transfer::Relay};
 
 mod history;
 mod offer;
@@ -67,6 +67,10 @@ struct State {
     /// The last room messages, oldest first, for joiners (bounded in count
     /// and bytes).
     history: History,
+    /// Transfers being relayed, by server id, so a recipient's `file_credit`
+    /// finds its copy. Registered at the offer (before anyone can know the
+    /// id); finished ones are purged at the next offer.
+    relays: HashMap<u64, Relay>,
 }
 
 #[derive(Debug)]
@@ -169,6 +173,7 @@ impl Room {
                     links: HashMap::new(),
                     members: HashMap::new(),
                     history: History::new(history, history_bytes),
+                    relays: HashMap::new(),
                 }),
                 instance,
             }),
@@ -334,7 +339,7 @@ mod tests {
         let room = Room::new(10, 1 << 20);
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            let (outbox, q) = outbox::channel(16, 4);
+            let (outbox, q) = outbox::channel(16);
             let link = room.add_link(outbox);
             room.join(link, 0, ClientKind::Terminal, name, None)
                 .unwrap();

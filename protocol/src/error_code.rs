@@ -54,6 +54,8 @@ pub enum ErrorCode {
     RecipientLeft,
     /// Too many transfers open at once on one connection.
     TooManyTransfers,
+    /// A sender sent more of a file than its credit allowed.
+    CreditExceeded,
     /// Too many simultaneous connections from one address.
     TooManyConnections,
 }
@@ -85,6 +87,7 @@ impl ErrorCode {
         ErrorCode::TransferAborted,
         ErrorCode::RecipientLeft,
         ErrorCode::TooManyTransfers,
+        ErrorCode::CreditExceeded,
         ErrorCode::TooManyConnections,
     ];
 
@@ -115,6 +118,7 @@ impl ErrorCode {
             ErrorCode::TransferAborted => "transfer_aborted",
             ErrorCode::RecipientLeft => "recipient_left",
             ErrorCode::TooManyTransfers => "too_many_transfers",
+            ErrorCode::CreditExceeded => "credit_exceeded",
             ErrorCode::TooManyConnections => "too_many_connections",
         }
     }

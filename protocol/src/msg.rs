@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ErrorCode;
 
 /// Version named in the hello/welcome handshake. Bumped on incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Which attached user a frame on a gateway link belongs to. `0` means the
 /// connection itself: every frame on a direct (terminal) connection, and room
@@ -28,6 +28,11 @@ pub type Millis = u64;
 /// Size of the file chunks clients send (the server accepts any size that fits
 /// in a frame; this is what well-behaved clients use).
 pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// The default per-transfer credit window (`limits.file_window`): bytes a
+/// sender may send, and the server may send a recipient, before credit comes
+/// back. At least [`CHUNK_SIZE`].
+pub const DEFAULT_FILE_WINDOW: u64 = 256 * 1024;
 
 /// Largest frame body the server accepts before a login (a direct client's
 /// welcome, a gateway link's accepted hello): enough for a hello with the
@@ -145,6 +150,12 @@ pub enum ClientMsg {
     FileCancel {
         id: u32,
     },
+    /// A recipient consumed `bytes` more of incoming `transfer` (written them
+    /// out): the server may send that many more bytes of it.
+    FileCredit {
+        transfer: u64,
+        bytes: u64,
+    },
     Ping {
         nonce: u64,
     },
@@ -213,6 +224,12 @@ pub enum ServerMsg {
         /// `file_failed` without `to` ends the whole transfer first.
         #[serde(default)]
         recipients: Vec<String>,
+    },
+    /// To a sender: it may send `bytes` more of its transfer `id` (flow
+    /// control; the offer itself grants `limits.file_window`).
+    FileCredit {
+        id: u32,
+        bytes: u64,
     },
     /// To a sender: one recipient has received the whole file.
     FileDelivered {
@@ -303,6 +320,10 @@ pub struct Limits {
     pub rate_per_sec: u32,
     /// Token bucket size (burst).
     pub rate_burst: u32,
+    /// Per-transfer credit window in bytes: what a sender may send of a file
+    /// before the server grants more, and what the server sends a recipient
+    /// before it credits back (see PROTOCOL.md, flow control).
+    pub file_window: u64,
 }
 
 #[cfg(test)]

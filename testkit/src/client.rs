@@ -1,13 +1,16 @@
 //! A raw protocol client for tests: every frame by hand through the real
 //! codec, so a test can send what no well-behaved client would.
 
-use std::net::SocketAddr;
+use std::{
+    collections::{HashMap, VecDeque},
+    net::SocketAddr,
+};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    CHUNK_SIZE, ClientMsg, ErrorCode, Event, EventBody, FileKind, PROTOCOL_VERSION, ServerMsg,
-    SessionId, Target, UserInfo,
+    CHUNK_SIZE, ClientMsg, DEFAULT_FILE_WINDOW, ErrorCode, Event, EventBody, FileKind,
+    PROTOCOL_VERSION, ServerMsg, SessionId, Target, UserInfo,
     codec::{ClientCodec, Frame},
 };
 use tokio::{
@@ -27,8 +30,26 @@ pub struct Welcome {
 }
 
 /// A test client over the real codec.
+///
+/// It keeps to flow control by default, as every real client must, so tests
+/// about something else need not: as a recipient it returns credit for each
+/// chunk it reads (`file_credit`), and as a sender [`RawClient::chunks`] waits
+/// for credit, keeping frames that arrive meanwhile for the next `recv`. The
+/// `file_credit` frames it gets are absorbed. With `auto_credit` off it does
+/// none of that: credit frames reach the test and chunks are not credited.
 pub struct RawClient {
     pub framed: Framed<TcpStream, ClientCodec>,
+    /// Play by the flow-control rules without the test's help.
+    pub auto_credit: bool,
+    /// Frames read while waiting for credit, for the next `recv`.
+    backlog: VecDeque<Frame<ServerMsg>>,
+    /// Credit left per outgoing transfer id.
+    credit: HashMap<u32, u64>,
+    /// Recipients not yet answered for, per outgoing transfer id (from
+    /// `file_accepted`): at 0 the transfer is over and sending stops.
+    pending: HashMap<u32, usize>,
+    /// The server's `limits.file_window` (from its hello).
+    window: u64,
 }
 
 impl RawClient {
@@ -59,6 +80,11 @@ impl RawClient {
         stream.set_nodelay(true).unwrap();
         RawClient {
             framed: Framed::new(stream, ClientCodec::client()),
+            auto_credit: true,
+            backlog: VecDeque::new(),
+            credit: HashMap::new(),
+            pending: HashMap::new(),
+            window: DEFAULT_FILE_WINDOW,
         }
     }
 
@@ -74,7 +100,10 @@ impl RawClient {
         })
         .await;
         let reply = self.recv_msg().await;
-        assert!(matches!(reply, ServerMsg::Hello { .. }), "{reply:?}");
+        let ServerMsg::Hello { limits, .. } = &reply else {
+            panic!("expected hello, got {reply:?}");
+        };
+        self.window = limits.file_window;
         reply
     }
 
@@ -142,12 +171,92 @@ impl RawClient {
 
     /// The next frame; fails the test if none comes in time.
     pub async fn recv(&mut self) -> Frame<ServerMsg> {
-        match tokio::time::timeout(WAIT, self.framed.next()).await {
-            Ok(Some(Ok(frame))) => frame,
-            Ok(Some(Err(e))) => panic!("decode error: {e}"),
-            Ok(None) => panic!("connection closed"),
-            Err(_) => panic!("nothing received within {WAIT:?}"),
+        if let Some(frame) = self.backlog.pop_front() {
+            return frame;
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => panic!("decode error: {e}"),
+                Ok(None) => panic!("connection closed"),
+                Err(_) => panic!("nothing received within {WAIT:?}"),
+            };
+            if let Some(frame) = self.absorb(frame).await {
+                return frame;
+            }
+        }
+    }
+
+    /// Flow control done for the test (see [`RawClient`]): takes in credit
+    /// frames, credits chunks. Returns the frame unless it was absorbed.
+    async fn absorb(&mut self, frame: Frame<ServerMsg>) -> Option<Frame<ServerMsg>> {
+        if !self.auto_credit {
+            return Some(frame);
+        }
+        match frame.msg {
+            ServerMsg::FileCredit { id, bytes } => {
+                *self.credit.entry(id).or_default() += bytes;
+                None
+            }
+            ServerMsg::FileAccepted {
+                id, ref recipients, ..
+            } => {
+                self.pending.insert(id, recipients.len());
+                Some(frame)
+            }
+            ServerMsg::FileDelivered { id, .. }
+            | ServerMsg::FileFailed {
+                id, to: Some(_), ..
+            } => {
+                if let Some(n) = self.pending.get_mut(&id) {
+                    *n = n.saturating_sub(1);
+                }
+                Some(frame)
+            }
+            ServerMsg::FileChunk { transfer } => {
+                let credit = ClientMsg::FileCredit {
+                    transfer,
+                    bytes: frame.payload.len() as u64,
+                };
+                self.send_frame(Frame::new(credit).with_session(frame.session))
+                    .await;
+                Some(frame)
+            }
+            _ => Some(frame),
+        }
+    }
+
+    /// Waits until `len` bytes of credit are left for `id`, keeping other
+    /// frames for later. False if the transfer failed as a whole meanwhile.
+    async fn wait_credit(&mut self, id: u32, len: u64) -> bool {
+        let mut kept = VecDeque::new();
+        let ok = loop {
+            if self.credit.get(&id).copied().unwrap_or(0) >= len {
+                break true;
+            }
+            if self.pending.get(&id) == Some(&0) {
+                break false; // every recipient is answered for
+            }
+            let frame = match tokio::time::timeout(WAIT, self.framed.next()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => panic!("decode error: {e}"),
+                Ok(None) => panic!("connection closed while waiting for credit"),
+                Err(_) => panic!("no credit for transfer {id} within {WAIT:?}"),
+            };
+            if let Some(frame) = self.absorb(frame).await {
+                let over = matches!(
+                    &frame.msg,
+                    ServerMsg::FileFailed { id: i, to: None, .. } if *i == id
+                );
+                kept.push_back(frame);
+                if over {
+                    break false;
+                }
+            }
+        };
+        self.backlog.extend(kept);
+        ok
     }
 
     pub async fn recv_msg(&mut self) -> ServerMsg {
@@ -182,11 +291,9 @@ impl RawClient {
     pub async fn until<T>(&mut self, mut pick: impl FnMut(&Frame<ServerMsg>) -> Option<T>) -> T {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.framed.next())
+            let frame = tokio::time::timeout_at(deadline, self.recv())
                 .await
-                .expect("expected frame within the wait")
-                .expect("connection open")
-                .expect("decodable frame");
+                .expect("expected frame within the wait");
             if let Some(t) = pick(&frame) {
                 return t;
             }
@@ -244,6 +351,7 @@ impl RawClient {
         size: u64,
         sha: &str,
     ) {
+        self.credit.insert(id, self.window);
         self.send(ClientMsg::FileOffer {
             id,
             to,
@@ -255,8 +363,26 @@ impl RawClient {
         .await;
     }
 
+    /// Sends `bytes` as chunks of transfer `id`, each once there is credit for
+    /// it (unless `auto_credit` is off). Stops early if the transfer failed.
     pub async fn chunks(&mut self, id: u32, bytes: &[u8]) {
         for chunk in bytes.chunks(CHUNK_SIZE) {
+            // Only our own offers are paced: chunks for an id never offered
+            // are a test of the server's answer.
+            if self.auto_credit && self.credit.contains_key(&id) {
+                let len = chunk.len() as u64;
+                if self.credit.get(&id).copied().unwrap_or(0) < len {
+                    SinkExt::<Frame<ClientMsg>>::flush(&mut self.framed)
+                        .await
+                        .unwrap();
+                    if !self.wait_credit(id, len).await {
+                        return;
+                    }
+                }
+                if let Some(left) = self.credit.get_mut(&id) {
+                    *left = left.saturating_sub(len);
+                }
+            }
             self.framed
                 .feed(
                     Frame::new(ClientMsg::FileChunk { id })

@@ -11,13 +11,17 @@ use crate::{WAIT, client::RawClient};
 /// The gateway token test cores accept.
 pub const TOKEN: &str = "test-gateway-token";
 
-/// The configuration tests start from: defaults, a gateway token, and a rate
-/// limit loose enough not to get in the way of tests about something else.
+/// The configuration tests start from: defaults, a gateway token, a rate
+/// limit loose enough not to get in the way of tests about something else,
+/// and a credit window (64 MiB) large enough that a test may send a whole
+/// file before its recipient reads any of it. Tests of flow control set a
+/// small `file_window` themselves.
 pub fn config() -> Config {
     Config {
         gateway_token: Some(TOKEN.into()),
         rate_per_sec: 10_000,
         rate_burst: 10_000,
+        file_window: 64 * 1024 * 1024,
         ..Config::default()
     }
 }

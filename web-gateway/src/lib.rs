@@ -16,7 +16,8 @@
 //! - [`pages`]: the askama pages (top-level `templates/`). [`auth`]: cookie,
 //!   Origin and CSRF checks. [`host`]: the Host check (DNS rebinding).
 //!   [`join_rate`]: joins per minute per address. [`user_uploads`]: uploads
-//!   per session. [`error`]: the handlers' error type.
+//!   per session. [`visible`]: invisible characters shown as `<U+202E>`.
+//!   [`error`]: the handlers' error type.
 //!
 //! [`app`] builds the router from an [`AppState`] (tests drive it directly);
 //! [`serve`] runs it on a listener ([`listener`]: the accept loop with the
@@ -37,6 +38,7 @@ pub mod sessions;
 pub mod spool;
 pub mod upload;
 pub mod user_uploads;
+pub mod visible;
 pub mod ws;
 
 use std::{sync::Arc, time::Duration};
@@ -98,6 +100,13 @@ impl AppState {
             Some(limits) => self.config.max_upload.min(limits.max_file),
             None => self.config.max_upload,
         }
+    }
+
+    /// The core's credit window for files (flow control).
+    pub fn file_window(&self) -> u64 {
+        self.link
+            .limits()
+            .map_or(protocol::DEFAULT_FILE_WINDOW, |limits| limits.file_window)
     }
 
     /// The core's message limit (bytes of UTF-8).

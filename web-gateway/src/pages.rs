@@ -17,6 +17,7 @@ use protocol::human_size;
 
 use crate::{
     AppState, auth, error::AppError, link::LinkError, listener::ClientAddr, sessions::JoinError,
+    visible::visible,
 };
 
 /// How long the join page waits for the core's welcome.
@@ -214,7 +215,7 @@ pub async fn chat_page(
             name: &session.name,
             csrf: &session.csrf,
             users,
-            notice: state.hub.take_flash(session.id),
+            notice: state.hub.take_flash(session.id).map(|n| visible(&n)),
             max_upload: human_size(state.max_upload()),
         },
         StatusCode::OK,

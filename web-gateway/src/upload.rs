@@ -19,7 +19,8 @@ use axum::{
 };
 use bytes::BytesMut;
 use protocol::{
-    CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, SessionId, Target, sniff_image, validate_name,
+    CHUNK_SIZE, ClientMsg, FileKind, SNIFF_LEN, SessionId, Target, client::SendCredit, sniff_image,
+    validate_name,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -261,9 +262,9 @@ async fn send_to_core(
     name: &str,
     target: &Target,
 ) -> Result<(), AppError> {
-    let (id, accepted) = state
+    let (id, accepted, credit) = state
         .hub
-        .begin_upload(session, name)
+        .begin_upload(session, name, state.file_window())
         .ok_or(LinkError::Down)?;
     let offer = ClientMsg::FileOffer {
         id,
@@ -284,7 +285,7 @@ async fn send_to_core(
             ));
         }
     }
-    let result = stream_chunks(core, session, id, file).await;
+    let result = stream_chunks(core, session, id, file, &credit).await;
     if result.is_err() {
         // Best effort: the core discards what it got; the link may be gone.
         let _ = core.send(session, ClientMsg::FileCancel { id }).await;
@@ -297,6 +298,7 @@ async fn stream_chunks(
     session: SessionId,
     id: u32,
     file: &Received,
+    credit: &SendCredit,
 ) -> Result<(), AppError> {
     let mut input = tokio::fs::File::open(&file.temp.path).await?;
     let mut sent = 0u64;
@@ -311,6 +313,11 @@ async fn stream_chunks(
             break;
         }
         sent += buf.len() as u64;
+        // Flow control: wait for credit. Closed: the transfer is over (every
+        // recipient answered, or it failed); the notices say how.
+        if credit.take(buf.len()).await.is_none() {
+            return Ok(());
+        }
         core.send_chunk(session, ClientMsg::FileChunk { id }, buf.freeze())
             .await?;
     }

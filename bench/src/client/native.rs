@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::{
-    ClientMsg, EventBody, ServerMsg,
+    ClientMsg, EventBody, Limits, ServerMsg,
     client::{ConnectError, Dialer, Joined},
     codec::Frame,
 };
@@ -72,13 +72,23 @@ pub async fn join(addr: SocketAddr, name: &str) -> Result<Conn, Error> {
 
 /// Says hello and joins on a connected stream.
 pub async fn join_on(stream: TcpStream, name: &str) -> Result<Conn, Error> {
+    Ok(join_on_with_limits(stream, name).await?.0)
+}
+
+/// Connects, says hello and joins as `name`; also returns the server's limits
+/// (a file sender needs its credit window).
+pub async fn join_with_limits(addr: SocketAddr, name: &str) -> Result<(Conn, Limits), Error> {
+    join_on_with_limits(dial(addr, None).await?, name).await
+}
+
+async fn join_on_with_limits(stream: TcpStream, name: &str) -> Result<(Conn, Limits), Error> {
     let dialer = dialer_for(&stream);
-    let (mut conn, _hello) = dialer
+    let (mut conn, hello) = dialer
         .hello_on(stream)
         .await
         .map_err(|e| setup_error(e, "hello"))?;
     match dialer.join(&mut conn, name, None).await {
-        Ok(Joined::Welcome(_)) => Ok(conn),
+        Ok(Joined::Welcome(_)) => Ok((conn, hello.limits)),
         Ok(Joined::Refused { code, message }) => {
             Err(Error::Refused(format!("{code:?}: {message}")))
         }

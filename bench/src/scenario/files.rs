@@ -161,7 +161,10 @@ async fn transfer(
         format!("{prefix}c"),
     );
     let mut sender = match &via {
-        Via::Tcp => Sender::Tcp(native::join(addr, &a_name).await?),
+        Via::Tcp => {
+            let (conn, limits) = native::join_with_limits(addr, &a_name).await?;
+            Sender::Tcp(conn, limits.file_window)
+        }
         Via::Upload(base) => {
             let gateway = Gateway::resolve(base).await?;
             let cookie = gateway.join(&a_name).await?;
@@ -256,7 +259,8 @@ async fn transfer(
 
 /// The file's sender.
 enum Sender {
-    Tcp(native::Conn),
+    /// A native connection and the server's credit window.
+    Tcp(native::Conn, u64),
     Upload {
         gateway: Gateway,
         cookie: String,
@@ -268,7 +272,7 @@ impl Sender {
     /// Sends the benchmark file of `size` bytes to user `to`, streamed.
     async fn send_file(&mut self, to: &str, size: u64, sha256: &str) -> Result<(), Error> {
         match self {
-            Sender::Tcp(conn) => {
+            Sender::Tcp(conn, window) => {
                 conn.send(Frame::new(ClientMsg::FileOffer {
                     id: 1,
                     to: To::User(to.to_string()),
@@ -278,7 +282,15 @@ impl Sender {
                     kind: FileKind::File,
                 }))
                 .await?;
+                // Flow control: a chunk only with credit for it, which the
+                // server grants as the recipient consumes.
+                let mut credit = *window;
                 for (i, len) in chunk_lengths(size) {
+                    while credit < len as u64 {
+                        SinkExt::<Frame<ClientMsg>>::flush(conn).await?;
+                        credit += wait_credit(conn).await?;
+                    }
+                    credit -= len as u64;
                     conn.feed(
                         Frame::new(ClientMsg::FileChunk { id: 1 }).with_payload(chunk(i, len)),
                     )
@@ -302,8 +314,32 @@ impl Sender {
     }
 
     async fn quit(self) {
-        if let Sender::Tcp(mut conn) = self {
+        if let Sender::Tcp(mut conn, _) = self {
             let _ = conn.send(Frame::new(ClientMsg::Quit)).await;
+        }
+    }
+}
+
+/// Reads the sender's connection until the server grants credit (answering
+/// pings); returns the bytes granted.
+async fn wait_credit(conn: &mut native::Conn) -> Result<u64, Error> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), conn.next())
+            .await
+            .map_err(|_| Error::Timeout("file credit".into()))?;
+        match frame {
+            Some(Ok(frame)) => match frame.msg {
+                ServerMsg::FileCredit { bytes, .. } => return Ok(bytes),
+                ServerMsg::FileFailed { message, .. } => {
+                    return Err(Error::Refused(format!("file failed: {message}")));
+                }
+                ServerMsg::Ping { nonce } => {
+                    conn.send(Frame::new(ClientMsg::Pong { nonce })).await?;
+                }
+                _ => {}
+            },
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(Error::Closed("file transfer")),
         }
     }
 }
@@ -341,9 +377,17 @@ async fn receive_file(
             None => return report(Err(Error::Closed("file transfer"))),
         };
         match frame.msg {
-            ServerMsg::FileChunk { .. } => {
+            ServerMsg::FileChunk { transfer } => {
                 bytes += frame.payload.len() as u64;
                 hasher.update(&frame.payload);
+                // Consumed: the server may send as much again.
+                let credit = ClientMsg::FileCredit {
+                    transfer,
+                    bytes: frame.payload.len() as u64,
+                };
+                if let Err(e) = conn.send(Frame::new(credit)).await {
+                    return report(Err(e.into()));
+                }
             }
             ServerMsg::FileEnd { .. } => report(Ok(Received {
                 bytes,

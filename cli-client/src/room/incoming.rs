@@ -1,6 +1,8 @@
 //! Files arriving for us: each announced file streamed to disk as its chunks
 //! come, checked at its end, removed if it fails.
 
+use protocol::ClientMsg;
+
 use super::Room;
 use crate::{
     render::Output,
@@ -40,9 +42,15 @@ impl Room {
     /// A `file_chunk`: written out, or the transfer given up on a failure
     /// (its later chunks are then dropped).
     pub(super) async fn file_chunk(&mut self, transfer: u64, payload: &[u8]) {
-        if let Some(incoming) = self.incoming.get_mut(&transfer)
-            && let Err(e) = incoming.chunk(payload).await
-        {
+        let Some(incoming) = self.incoming.get_mut(&transfer) else {
+            return;
+        };
+        let written = incoming.chunk(payload).await;
+        if written.is_ok() {
+            // Written out: the server may send as much again (flow control).
+            let bytes = payload.len() as u64;
+            self.send(ClientMsg::FileCredit { transfer, bytes }).await;
+        } else if let Err(e) = written {
             let incoming = self.incoming.remove(&transfer).expect("present");
             let announced = incoming.announced.clone();
             incoming.discard().await;

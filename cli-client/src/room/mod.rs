@@ -247,6 +247,7 @@ impl Room {
             } => self.file_abort(transfer, code.as_str(), message).await,
             ServerMsg::FileAccepted { id, recipients, .. } => self.file_accepted(id, &recipients),
             ServerMsg::FileDelivered { id, to } => self.file_delivered(id, to),
+            ServerMsg::FileCredit { id, bytes } => self.file_credit(id, bytes),
             ServerMsg::FileFailed {
                 id,
                 to,

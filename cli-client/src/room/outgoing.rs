@@ -5,7 +5,7 @@
 use std::{collections::HashSet, path::PathBuf, time::Duration};
 
 use indicatif::ProgressBar;
-use protocol::{ClientMsg, ErrorCode, FileKind, Target};
+use protocol::{ClientMsg, ErrorCode, FileKind, Target, client::SendCredit};
 use tokio::{task::JoinHandle, time::Instant};
 
 use super::Room;
@@ -34,6 +34,8 @@ pub(super) struct Outgoing {
     /// Every byte is queued for the server.
     all_sent: bool,
     bar: ProgressBar,
+    /// What the server lets the task send (flow control).
+    credit: SendCredit,
     task: JoinHandle<()>,
 }
 
@@ -69,11 +71,13 @@ impl Room {
             Target::User(u) => u.clone(),
         };
         let bar = self.ui.bar(file.size, &format!("{} -> {who}", file.name));
+        let credit = SendCredit::new(self.limits.file_window);
         let task = tokio::spawn(transfer_out::send(
             id,
             file.clone(),
             target.clone(),
             self.outbox.files.clone(),
+            credit.clone(),
             bar.clone(),
             self.progress_tx.clone(),
         ));
@@ -87,6 +91,7 @@ impl Room {
                 accepted: false,
                 all_sent: false,
                 bar,
+                credit,
                 task,
             },
         );
@@ -128,15 +133,28 @@ impl Room {
         }
     }
 
-    /// Forgets an outgoing transfer once its bytes are sent and every
-    /// expected recipient has answered.
+    /// Forgets an outgoing transfer once every expected recipient has
+    /// answered (after the server named them, or once every byte is sent):
+    /// there is nobody left to send to, so a task still streaming stops.
     fn maybe_done(&mut self, id: u32) {
         if self
             .outgoing
             .get(&id)
-            .is_some_and(|o| o.all_sent && o.waiting.is_empty())
+            .is_some_and(|o| (o.all_sent || o.accepted) && o.waiting.is_empty())
+            && let Some(out) = self.outgoing.remove(&id)
         {
-            self.outgoing.remove(&id);
+            out.credit.close();
+            if !out.all_sent {
+                out.task.abort();
+                out.bar.finish_and_clear();
+            }
+        }
+    }
+
+    /// The server's `file_credit`: the transfer task may send more.
+    pub(super) fn file_credit(&mut self, id: u32, bytes: u64) {
+        if let Some(out) = self.outgoing.get(&id) {
+            out.credit.grant(bytes);
         }
     }
 

@@ -39,8 +39,12 @@ impl Connection {
             if !self.link_bucket.try_take() {
                 return Flow::Close(Some(super::handshake::pre_login_flood()));
             }
-        } else if !matches!(msg, ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. }) {
-            // Per joined user; file bytes are not counted.
+        } else if !matches!(
+            msg,
+            ClientMsg::FileChunk { .. } | ClientMsg::FileEnd { .. } | ClientMsg::FileCredit { .. }
+        ) {
+            // Per joined user; file bytes and credit are not counted (flow
+            // control paces them).
             let allowed = self
                 .sessions
                 .get_mut(&session)
@@ -77,7 +81,7 @@ impl Connection {
                     self.error(session, ErrorCode::NotJoined, "join the room first");
                     return Flow::Continue;
                 }
-                self.member_frame(session, msg, payload).await;
+                self.member_frame(session, msg, payload);
             }
         }
         Flow::Continue
@@ -95,6 +99,8 @@ impl Connection {
                 },
             ),
             ClientMsg::Quit => return Flow::Close(None),
+            // Credit for room-wide copies, which cross the link on session 0.
+            ClientMsg::FileCredit { transfer, bytes } => self.credit(LINK_SESSION, transfer, bytes),
             ClientMsg::Hello { .. } => self.error(
                 LINK_SESSION,
                 ErrorCode::AlreadyJoined,
@@ -130,7 +136,7 @@ impl Connection {
     }
 
     /// Frames from a joined user.
-    async fn member_frame(&mut self, session: SessionId, msg: ClientMsg, payload: bytes::Bytes) {
+    fn member_frame(&mut self, session: SessionId, msg: ClientMsg, payload: bytes::Bytes) {
         let name = self.sessions[&session].name.clone();
         match msg {
             ClientMsg::Say { text } => {
@@ -169,8 +175,9 @@ impl Connection {
                 };
                 self.offer(session, &name, id, offer);
             }
-            ClientMsg::FileChunk { id } => self.chunk(session, id, payload).await,
-            ClientMsg::FileEnd { id } => self.end(session, id).await,
+            ClientMsg::FileChunk { id } => self.chunk(session, id, payload),
+            ClientMsg::FileEnd { id } => self.end(session, id),
+            ClientMsg::FileCredit { transfer, bytes } => self.credit(session, transfer, bytes),
             ClientMsg::FileCancel { id } => {
                 let s = self.sessions.get_mut(&session).expect("joined");
                 s.dead.remove(&id);

@@ -1,6 +1,7 @@
-//! A sender's file frames: checking an offer against the limits, feeding
-//! chunks and the end to its `Transfer`, and remembering failed ids so their
-//! late chunks are dropped quietly.
+//! File frames: a sender's offers (checked against the limits), chunks and
+//! ends fed to its `Transfer`, the ids of failed transfers (their late chunks
+//! are dropped quietly); and a recipient's credit, handed to the transfer's
+//! relay. Nothing here waits.
 
 use tracing::{debug, info};
 
@@ -9,7 +10,7 @@ use protocol::{ErrorCode, ServerMsg, SessionId};
 use super::Connection;
 use crate::{
     room::Offer,
-    transfer::{Ctx, Failure, Transfer},
+    transfer::{Failure, Transfer},
 };
 
 /// Longest file name accepted in an offer, in bytes.
@@ -47,13 +48,17 @@ impl Connection {
 
     pub(super) fn offer(&mut self, session: SessionId, from: &str, id: u32, offer: Offer) {
         let refusal = {
-            let s = &self.sessions[&session];
+            let s = self.sessions.get_mut(&session).expect("joined");
+            // Transfers whose copies are all finished no longer count.
+            s.transfers.retain(|_, t| !t.is_done());
+            s.draining.retain(|r| !r.is_done());
+            let open = s.transfers.len() + s.draining.len();
             if s.transfers.contains_key(&id) {
                 Some((
                     ErrorCode::BadFrame,
                     format!("transfer id {id} is already open"),
                 ))
-            } else if s.transfers.len() >= self.config.max_transfers {
+            } else if open >= self.config.max_transfers {
                 Some((
                     ErrorCode::TooManyTransfers,
                     format!("at most {} files at once", self.config.max_transfers),
@@ -93,12 +98,11 @@ impl Connection {
             self.file_failed(session, id, code, message);
             return;
         }
-        match self.room.offer_file(from, &offer) {
-            Ok((transfer, copies)) => {
-                let recipients = copies
-                    .iter()
-                    .flat_map(|c| c.names.iter().map(|(n, _)| n.clone()))
-                    .collect();
+        match self
+            .room
+            .offer_file(from, id, self.config.file_window, &offer)
+        {
+            Ok((transfer, recipients, relay)) => {
                 info!(
                     from,
                     transfer,
@@ -114,7 +118,7 @@ impl Connection {
                         recipients,
                     },
                 );
-                let t = Transfer::new(id, transfer, offer.kind, offer.size, offer.sha256, copies);
+                let t = Transfer::new(id, transfer, offer.kind, offer.size, offer.sha256, relay);
                 let s = self.sessions.get_mut(&session).expect("joined");
                 s.dead.remove(&id);
                 s.transfers.insert(id, t);
@@ -141,7 +145,7 @@ impl Connection {
         }
     }
 
-    pub(super) async fn chunk(&mut self, session: SessionId, id: u32, payload: bytes::Bytes) {
+    pub(super) fn chunk(&mut self, session: SessionId, id: u32, payload: bytes::Bytes) {
         let Some(mut transfer) = self
             .sessions
             .get_mut(&session)
@@ -149,13 +153,12 @@ impl Connection {
         else {
             return self.unknown_transfer(session, id);
         };
-        let ctx = Ctx {
-            sender: &self.outbox,
-            session,
-            stall_timeout: self.config.file_stall_timeout,
-            stop: &self.stop,
-        };
-        match transfer.chunk(payload, &ctx).await {
+        if transfer.is_done() {
+            // Every recipient is answered for: the sender will stop.
+            self.mark_dead(session, id);
+            return;
+        }
+        match transfer.chunk(payload) {
             Ok(()) => {
                 let s = self.sessions.get_mut(&session).expect("joined");
                 s.transfers.insert(id, transfer);
@@ -164,8 +167,8 @@ impl Connection {
         }
     }
 
-    pub(super) async fn end(&mut self, session: SessionId, id: u32) {
-        let Some(transfer) = self
+    pub(super) fn end(&mut self, session: SessionId, id: u32) {
+        let Some(mut transfer) = self
             .sessions
             .get_mut(&session)
             .and_then(|s| s.transfers.remove(&id))
@@ -176,16 +179,14 @@ impl Connection {
             }
             return self.unknown_transfer(session, id);
         };
-        let ctx = Ctx {
-            sender: &self.outbox,
-            session,
-            stall_timeout: self.config.file_stall_timeout,
-            stop: &self.stop,
-        };
         let number = transfer.transfer;
-        match transfer.end(&ctx).await {
-            Ok(()) => debug!(transfer = number, "file relayed"),
-            Err((failure, transfer)) => {
+        match transfer.end() {
+            Ok(relay) => {
+                debug!(transfer = number, "file received whole");
+                let s = self.sessions.get_mut(&session).expect("joined");
+                s.draining.push(relay);
+            }
+            Err(failure) => {
                 self.fail_transfer(session, transfer, failure);
                 // The end was its last frame: nothing more will come for it.
                 self.sessions
@@ -194,6 +195,18 @@ impl Connection {
                     .dead
                     .remove(&id);
             }
+        }
+    }
+
+    /// A recipient's `file_credit` for a transfer it receives on `session`
+    /// (0 for a room-wide copy on a gateway link). Credit for a transfer
+    /// that is over, or not for this recipient, is ignored: it may cross an
+    /// abort.
+    pub(super) fn credit(&mut self, session: SessionId, transfer: u64, bytes: u64) {
+        if let Some(relay) = self.room.relay(transfer)
+            && !relay.credit(&self.outbox, session, bytes)
+        {
+            debug!(transfer, session, "credit for a copy that is not here");
         }
     }
 

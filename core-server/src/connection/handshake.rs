@@ -155,6 +155,7 @@ impl Connection {
                         name: name.to_string(),
                         bucket: RateLimit::new(self.config.rate_per_sec, self.config.rate_burst),
                         transfers: HashMap::new(),
+                        draining: Vec::new(),
                         dead: HashSet::new(),
                     },
                 );
@@ -171,6 +172,7 @@ impl Connection {
                 transfer.abort(ErrorCode::TransferAborted, "the sender left");
             }
             self.room.leave(&s.name);
+            self.room.prune_relays();
             info!(name = s.name, session, "detached");
         }
     }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use protocol::{ErrorCode, EventBody, FileKind, LINK_SESSION, ServerMsg, Target, codec::encode};
 
 use super::{LinkId, Refusal, Room, no_such_user};
-use crate::transfer::RecipientCopy;
+use crate::transfer::{RecipientCopy, Relay};
 
 /// What a file offer announces to its recipients.
 #[derive(Debug, Clone)]
@@ -22,14 +22,18 @@ pub struct Offer {
 }
 
 impl Room {
-    /// Opens a transfer from `from`: picks the recipients, announces the `file`
-    /// event to them, and returns the server-side transfer id and the copies to
-    /// relay to. A room-wide file goes once to each link with another member.
+    /// Opens transfer `id` from `from`: picks the recipients, registers the
+    /// transfer's [`Relay`] (with a credit `window`), announces the `file`
+    /// event to them, and returns the server-side transfer id, the recipients'
+    /// names and the relay. A room-wide file goes once to each link with
+    /// another member.
     pub fn offer_file(
         &self,
         from: &str,
+        id: u32,
+        window: u64,
         offer: &Offer,
-    ) -> Result<(u64, Vec<RecipientCopy>), Refusal> {
+    ) -> Result<(u64, Vec<String>, Relay), Refusal> {
         let mut state = self.lock();
         let Some(sender) = state.members.get(&from.to_ascii_lowercase()).cloned() else {
             return Err((ErrorCode::NotJoined, "join first".into()));
@@ -72,6 +76,10 @@ impl Room {
         }
         state.last_transfer += 1;
         let transfer = state.last_transfer;
+        let recipients = copies
+            .iter()
+            .flat_map(|c| c.names.iter().map(|(n, _)| n.clone()))
+            .collect();
         let event = state.next_event(EventBody::File {
             from: sender.name.clone(),
             to: match &offer.to {
@@ -93,6 +101,24 @@ impl Room {
                     .send_msg(copy.session, &ServerMsg::Event(event.clone()));
             }
         }
-        Ok((transfer, copies))
+        let sender_outbox = state.links[&sender.link].outbox.clone();
+        let relay = Relay::new(transfer, id, sender.session, sender_outbox, window, copies);
+        state.relays.retain(|_, r| !r.is_done());
+        state.relays.insert(transfer, relay.clone());
+        Ok((transfer, recipients, relay))
+    }
+
+    /// The relay of a transfer in flight, for a recipient's credit.
+    pub fn relay(&self, transfer: u64) -> Option<Relay> {
+        self.lock().relays.get(&transfer).cloned()
+    }
+
+    /// After members left: every transfer drops its copies for them (telling
+    /// their senders), so nobody waits for credit from someone gone.
+    pub fn prune_relays(&self) {
+        let relays: Vec<Relay> = self.lock().relays.values().cloned().collect();
+        for relay in relays {
+            relay.prune_left();
+        }
     }
 }

@@ -39,7 +39,7 @@ async fn a_wrong_or_unexpected_token_is_refused() {
     let server = TestCore::start().await;
     let mut link = server.connect().await;
     link.send(ClientMsg::Hello {
-        protocol: 1,
+        protocol: protocol::PROTOCOL_VERSION,
         client: "gw".into(),
         gateway_token: Some("wrong".into()),
     })
@@ -53,7 +53,7 @@ async fn a_wrong_or_unexpected_token_is_refused() {
     .await;
     let mut link = no_token.connect().await;
     link.send(ClientMsg::Hello {
-        protocol: 1,
+        protocol: protocol::PROTOCOL_VERSION,
         client: "gw".into(),
         gateway_token: Some(TOKEN.into()),
     })

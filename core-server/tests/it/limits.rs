@@ -172,7 +172,6 @@ async fn a_silent_peer_is_dropped_and_a_responsive_one_is_kept() {
     let config = Config {
         ping_interval: Duration::from_millis(50),
         ping_timeout: Duration::from_millis(200),
-        file_stall_timeout: Duration::from_millis(100),
         ..config()
     };
     let server = TestCore::with(config).await;
@@ -320,6 +319,27 @@ async fn protocol_misuse_gets_clear_errors() {
     })
     .await;
     assert_eq!(old.closed().await, Some(ErrorCode::UnsupportedVersion));
+}
+
+// Protocol 2 made flow control mandatory: a version 1 client (which would
+// send a file without waiting for credit) is told why it cannot stay.
+#[tokio::test]
+async fn a_protocol_1_client_is_refused_with_a_version_error() {
+    let server = TestCore::start().await;
+    let mut v1 = server.connect().await;
+    v1.send(ClientMsg::Hello {
+        protocol: 1,
+        client: "switchboard-cli/0.1".into(),
+        gateway_token: None,
+    })
+    .await;
+    match v1.recv_msg().await {
+        ServerMsg::Bye { code, message } => {
+            assert_eq!(code, ErrorCode::UnsupportedVersion);
+            assert!(message.contains("version 2"), "{message}");
+        }
+        other => panic!("expected bye, got {other:?}"),
+    }
 }
 
 // Paused time: the drain deadline is exact, whatever the machine's load.

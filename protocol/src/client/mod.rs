@@ -8,13 +8,16 @@
 //! - `keepalive.rs`: reading with a silence timeout: answer the server's
 //!   pings, ping a quiet server, give up on a dead one.
 //! - `backoff.rs`: the delays between reconnect attempts.
+//! - `credit.rs`: a sender's credit for one transfer (flow control).
 
 mod backoff;
 mod connect;
+mod credit;
 mod keepalive;
 mod writer;
 
 pub use backoff::Backoff;
 pub use connect::{Conn, ConnectError, Dialer, Joined, ServerHello, Welcome};
+pub use credit::SendCredit;
 pub use keepalive::{KEEPALIVE_NONCE, KeepAlive, ReadError};
 pub use writer::{Outbox, spawn_writer, write_queued};

@@ -64,6 +64,8 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         any::<u32>().prop_map(|id| ClientMsg::FileChunk { id }),
         any::<u32>().prop_map(|id| ClientMsg::FileEnd { id }),
         any::<u32>().prop_map(|id| ClientMsg::FileCancel { id }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(transfer, bytes)| ClientMsg::FileCredit { transfer, bytes }),
         any::<u64>().prop_map(|nonce| ClientMsg::Ping { nonce }),
         any::<u64>().prop_map(|nonce| ClientMsg::Pong { nonce }),
         Just(ClientMsg::Quit),
@@ -125,7 +127,8 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
                     max_message: n,
                     max_file: big,
                     rate_per_sec: n,
-                    rate_burst: n
+                    rate_burst: n,
+                    file_window: big,
                 }
             }
         ),
@@ -143,6 +146,7 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         event().prop_map(ServerMsg::Event),
         any::<u64>().prop_map(|transfer| ServerMsg::FileChunk { transfer }),
         any::<u64>().prop_map(|transfer| ServerMsg::FileEnd { transfer }),
+        (any::<u32>(), any::<u64>()).prop_map(|(id, bytes)| ServerMsg::FileCredit { id, bytes }),
         (any::<u64>(), code(), text()).prop_map(|(transfer, code, message)| {
             ServerMsg::FileAbort {
                 transfer,

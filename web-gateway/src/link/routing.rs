@@ -59,7 +59,9 @@ impl<'a> Inbound<'a> {
                     } else {
                         vec![session]
                     };
-                    if let Some((transfer, file)) = FileWriter::start(&ev, grants, hub, self.spool)
+                    let link = self.session.clone();
+                    if let Some((transfer, file)) =
+                        FileWriter::start(&ev, grants, hub, self.spool, link, session)
                     {
                         self.transfers.insert(transfer, file);
                     }
@@ -82,14 +84,14 @@ impl<'a> Inbound<'a> {
             ServerMsg::Users { users } => hub.set_users(users),
             ServerMsg::FileChunk { transfer } => {
                 if let Some(file) = self.transfers.get(&transfer)
-                    && !file.chunk(frame.payload).await
+                    && !file.chunk(frame.payload)
                 {
                     self.transfers.remove(&transfer);
                 }
             }
             ServerMsg::FileEnd { transfer } => {
                 if let Some(file) = self.transfers.remove(&transfer) {
-                    file.end().await;
+                    file.end();
                 }
             }
             ServerMsg::FileAbort {
@@ -101,6 +103,7 @@ impl<'a> Inbound<'a> {
                 }
             }
             msg @ (ServerMsg::FileAccepted { .. }
+            | ServerMsg::FileCredit { .. }
             | ServerMsg::FileDelivered { .. }
             | ServerMsg::FileFailed { .. }) => hub.on_upload_reply(session, &msg),
             ServerMsg::Error { code, message } => {

@@ -41,7 +41,7 @@ use std::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use protocol::{ErrorCode, Event, Seq, ServerMsg, SessionId, UserInfo};
+use protocol::{ErrorCode, Event, Seq, ServerMsg, SessionId, UserInfo, client::SendCredit};
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::{
@@ -208,13 +208,14 @@ impl Hub {
         &self,
         id: SessionId,
         name: &str,
-    ) -> Option<(u32, oneshot::Receiver<UploadReply>)> {
+        window: u64,
+    ) -> Option<(u32, oneshot::Receiver<UploadReply>, SendCredit)> {
         let mut st = self.state();
         let session = st.sessions.get_mut(id)?;
         if !session.attached() {
             return None;
         }
-        Some(session.uploads.begin(name))
+        Some(session.uploads.begin(name, window))
     }
 
     /// The core answered about an upload: wake its waiter, tell the browsers.

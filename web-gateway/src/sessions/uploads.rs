@@ -2,11 +2,12 @@
 //! names (for the notices about them) and the waiter of each upload's request
 //! handler, woken by the core's first answer (`file_accepted` or
 //! `file_failed`). Later answers (`file_delivered`, a failure for one
-//! recipient) become notices on the session's sockets.
+//! recipient) become notices on the session's sockets; `file_credit` feeds
+//! the upload's [`SendCredit`], closed once the transfer is over.
 
 use std::collections::HashMap;
 
-use protocol::{ErrorCode, ServerMsg};
+use protocol::{ErrorCode, ServerMsg, client::SendCredit};
 use tokio::sync::oneshot;
 
 use crate::browser;
@@ -35,12 +36,28 @@ struct Upload {
     name: String,
     /// The upload handler waiting for the core's first answer.
     waiter: Option<oneshot::Sender<UploadReply>>,
+    /// What the core lets the upload send (flow control).
+    credit: SendCredit,
+    /// Recipients not yet answered for (from `file_accepted`): at 0 nobody
+    /// is left to send to and the credit is closed.
+    waiting: Option<usize>,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // A forgotten upload must not leave its sender waiting.
+        self.credit.close();
+    }
 }
 
 impl Uploads {
     /// Reserves an upload id for a `file_offer`; the receiver gets the core's
     /// accept or refusal.
-    pub(super) fn begin(&mut self, name: &str) -> (u32, oneshot::Receiver<UploadReply>) {
+    pub(super) fn begin(
+        &mut self,
+        name: &str,
+        window: u64,
+    ) -> (u32, oneshot::Receiver<UploadReply>, SendCredit) {
         self.last = self.last.wrapping_add(1).max(1);
         let upload = self.last;
         let (tx, rx) = oneshot::channel();
@@ -49,19 +66,27 @@ impl Uploads {
         {
             self.in_flight.remove(&oldest);
         }
+        let credit = SendCredit::new(window);
         self.in_flight.insert(
             upload,
             Upload {
                 name: name.to_string(),
                 waiter: Some(tx),
+                credit: credit.clone(),
+                waiting: None,
             },
         );
-        (upload, rx)
+        (upload, rx, credit)
     }
 
     /// The core answered about an upload: wakes its waiter, or else returns
     /// the notice to show the session's browsers.
     pub(super) fn on_answer(&mut self, msg: &ServerMsg) -> Option<String> {
+        if let Some(id) = upload_id(msg)
+            && let Some(entry) = self.in_flight.get_mut(&id)
+        {
+            entry.account(msg);
+        }
         let (upload, reply) = match msg {
             ServerMsg::FileAccepted { id, .. } => (*id, Some(UploadReply::Accepted)),
             ServerMsg::FileFailed {
@@ -74,6 +99,7 @@ impl Uploads {
                 }),
             ),
             ServerMsg::FileDelivered { id, .. } => (*id, None),
+            // Taken in by `account`; nothing to show.
             _ => return None,
         };
         let entry = self.in_flight.get_mut(&upload)?;
@@ -93,6 +119,38 @@ impl Uploads {
     pub(super) fn abandon_waiters(&mut self) {
         for upload in self.in_flight.values_mut() {
             upload.waiter = None;
+            upload.credit.close();
+        }
+    }
+}
+
+fn upload_id(msg: &ServerMsg) -> Option<u32> {
+    match msg {
+        ServerMsg::FileAccepted { id, .. }
+        | ServerMsg::FileCredit { id, .. }
+        | ServerMsg::FileDelivered { id, .. }
+        | ServerMsg::FileFailed { id, .. } => Some(*id),
+        _ => None,
+    }
+}
+
+impl Upload {
+    /// Flow control: credit in, and the end of the transfer (a failure of the
+    /// whole, or every recipient answered) closes it.
+    fn account(&mut self, msg: &ServerMsg) {
+        match msg {
+            ServerMsg::FileAccepted { recipients, .. } => self.waiting = Some(recipients.len()),
+            ServerMsg::FileCredit { bytes, .. } => self.credit.grant(*bytes),
+            ServerMsg::FileFailed { to: None, .. } => self.credit.close(),
+            ServerMsg::FileDelivered { .. } | ServerMsg::FileFailed { to: Some(_), .. } => {
+                if let Some(n) = &mut self.waiting {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.credit.close();
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -111,7 +169,7 @@ mod tests {
     #[test]
     fn the_first_answer_wakes_the_waiter_later_ones_are_notices() {
         let mut uploads = Uploads::default();
-        let (id, mut rx) = uploads.begin("cat.png");
+        let (id, mut rx, _credit) = uploads.begin("cat.png", 1 << 20);
         assert_eq!(
             uploads.on_answer(&ServerMsg::FileAccepted {
                 id,
@@ -131,9 +189,9 @@ mod tests {
     #[test]
     fn only_the_latest_uploads_are_remembered() {
         let mut uploads = Uploads::default();
-        let (first, _rx) = uploads.begin("first");
+        let (first, _rx, _credit) = uploads.begin("first", 1 << 20);
         for _ in 0..MAX_REMEMBERED_UPLOADS {
-            uploads.begin("more");
+            uploads.begin("more", 1 << 20);
         }
         assert_eq!(uploads.on_answer(&delivered(first)), None);
         assert!(uploads.on_answer(&delivered(first + 1)).is_some());

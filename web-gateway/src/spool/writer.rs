@@ -1,21 +1,20 @@
 //! The writer of one file arriving from the core for browser users: a task
-//! per file writes its chunks to the spool as the link hands them over (a
-//! small queue between them, so a slow disk slows that transfer and not the
-//! whole link's reading for long), then has the spool check and publish it,
-//! and tells the recipients' pages: the file, or why it could not be received.
+//! per file writes its chunks to the spool as the link hands them over and
+//! credits each one back to the core once written (flow control: a slow disk
+//! slows that transfer only, and the link never waits), then has the spool
+//! check and publish it, and tells the recipients' pages: the file, or why it
+//! could not be received.
 
 use bytes::Bytes;
-use protocol::{Event, EventBody, SessionId};
+use protocol::{ClientMsg, Event, EventBody, SessionId};
 use tokio::sync::mpsc;
 
 use super::Spool;
 use crate::{
     browser::TimelineEvent,
+    link::LinkSession,
     sessions::{Hub, target_name},
 };
-
-/// Chunks buffered per incoming file between the link and its writer.
-const SPOOL_QUEUE: usize = 32;
 
 /// A piece of an incoming file, for its writer.
 enum Piece {
@@ -27,18 +26,24 @@ enum Piece {
 /// [`FileWriter::end`] (the transfer was aborted, the link dropped) makes the
 /// writer discard the partial file.
 pub struct FileWriter {
-    pieces: mpsc::Sender<Piece>,
+    /// Unbounded in frames, bounded in bytes: the core sends no more than the
+    /// credit window before this writer credits it back.
+    pieces: mpsc::UnboundedSender<Piece>,
 }
 
 impl FileWriter {
     /// Starts a writer for the file `ev` announces, fetchable by `grants`;
-    /// returns its transfer id and the handle to send its chunks to. `None`
-    /// when `ev` is not a file or nobody here may receive it.
+    /// returns its transfer id and the handle to send its chunks to. Credit
+    /// goes back on `link` as `session` (the session the file came on: 0 for
+    /// a room-wide file). `None` when `ev` is not a file or nobody here may
+    /// receive it.
     pub fn start(
         ev: &Event,
         grants: Vec<SessionId>,
         hub: &Hub,
         spool: &Spool,
+        link: LinkSession,
+        session: SessionId,
     ) -> Option<(u64, FileWriter)> {
         let EventBody::File {
             from,
@@ -55,7 +60,7 @@ impl FileWriter {
         if grants.is_empty() {
             return None;
         }
-        let (tx, mut rx) = mpsc::channel(SPOOL_QUEUE);
+        let (tx, mut rx) = mpsc::unbounded_channel();
         let hub = hub.clone();
         let spool = spool.clone();
         let ts = ev.ts;
@@ -75,6 +80,13 @@ impl FileWriter {
                     Piece::Chunk(bytes) => {
                         if let Err(e) = incoming.write(&bytes).await {
                             return fail(&e);
+                        }
+                        let credit = ClientMsg::FileCredit {
+                            transfer,
+                            bytes: bytes.len() as u64,
+                        };
+                        if link.send(session, credit).await.is_err() {
+                            return; // the link changed: this transfer is gone
                         }
                     }
                     Piece::End => {
@@ -105,14 +117,14 @@ impl FileWriter {
         Some((transfer, FileWriter { pieces: tx }))
     }
 
-    /// Hands a chunk to the writer, waiting while its queue is full. `false`:
-    /// the writer has given up on this file (its recipients were told why).
-    pub async fn chunk(&self, bytes: Bytes) -> bool {
-        self.pieces.send(Piece::Chunk(bytes)).await.is_ok()
+    /// Hands a chunk to the writer, never waiting. `false`: the writer has
+    /// given up on this file (its recipients were told why).
+    pub fn chunk(&self, bytes: Bytes) -> bool {
+        self.pieces.send(Piece::Chunk(bytes)).is_ok()
     }
 
     /// The last chunk came: the writer checks the file and publishes it.
-    pub async fn end(self) {
-        let _ = self.pieces.send(Piece::End).await;
+    pub fn end(self) {
+        let _ = self.pieces.send(Piece::End);
     }
 }

@@ -9,6 +9,7 @@ mod binary;
 mod chat;
 mod connections;
 mod files;
+mod flow;
 mod limits;
 mod link;
 mod per_address;
