@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
 
-use protocol::{Limits, MAX_TOKEN_LEN, MIN_TOKEN_LEN, parse_duration};
+use protocol::{Limits, MAX_TOKEN_LEN, MIN_TOKEN_LEN, parse_duration, parse_size};
 
 use crate::error::ServerError;
 
@@ -66,14 +66,22 @@ pub struct Config {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub ping_timeout: Duration,
 
-    /// Chat and control frames queued for one connection before it counts as
-    /// not reading and is dropped (`bye slow_consumer`).
-    #[arg(long, default_value_t = 4096)]
+    /// Room-wide frames (messages, joins, leaves) the room keeps, in bytes
+    /// (e.g. `64MiB`), shared by every member: a member more than this far
+    /// behind is dropped (`bye slow_consumer`). Each frame counts 64 bytes
+    /// extra.
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
+    pub room_buffer: usize,
+
+    /// Bytes of frames for one connection only (replies, welcome, private
+    /// messages, file events) queued before it counts as not reading and is
+    /// dropped (`bye slow_consumer`), e.g. `1MiB`. One frame always fits.
+    #[arg(long, default_value = "1MiB", value_parser = parse_bytes)]
     pub outbound_queue: usize,
 
-    /// Chat and control frames queued for a gateway link (it carries many
-    /// users, so it gets a larger bound than one terminal client).
-    #[arg(long, default_value_t = 65_536)]
+    /// The same bound for a gateway link, e.g. `64MiB` (it carries many users:
+    /// their welcomes and private messages).
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes)]
     pub gateway_queue: usize,
 
     /// Per-transfer credit window, in bytes (announced as
@@ -151,8 +159,9 @@ impl Default for Config {
             login_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(60),
-            outbound_queue: 4096,
-            gateway_queue: 65_536,
+            room_buffer: 64 << 20,
+            outbound_queue: 1 << 20,
+            gateway_queue: 64 << 20,
             file_window: protocol::DEFAULT_FILE_WINDOW,
             max_transfers: 8,
             drain_timeout: Duration::from_secs(5),
@@ -184,6 +193,7 @@ impl std::fmt::Debug for Config {
             .field("login_timeout", &self.login_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("ping_timeout", &self.ping_timeout)
+            .field("room_buffer", &self.room_buffer)
             .field("outbound_queue", &self.outbound_queue)
             .field("gateway_queue", &self.gateway_queue)
             .field("file_window", &self.file_window)
@@ -203,6 +213,16 @@ impl std::fmt::Debug for Config {
             .finish()
     }
 }
+
+/// A byte count flag (`65536`, `512KiB`, `64MiB`).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    usize::try_from(size).map_err(|_| format!("{text} is too large"))
+}
+
+/// The smallest `--room-buffer`: room frames are up to a few times
+/// `--max-message` long, and the ring keeps at least the newest one anyway.
+pub const MIN_ROOM_BUFFER: usize = 64 * 1024;
 
 /// Bytes a frame needs beyond its text or payload: prefixes and JSON header.
 const FRAME_OVERHEAD: u32 = 1024;
@@ -255,6 +275,11 @@ impl Config {
                 protocol::CHUNK_SIZE
             ));
         }
+        if self.room_buffer < MIN_ROOM_BUFFER {
+            return bad(format!(
+                "--room-buffer must be at least {MIN_ROOM_BUFFER} bytes (64KiB)"
+            ));
+        }
         if self.ping_interval.is_zero() || self.ping_timeout <= self.ping_interval {
             return bad("--ping-timeout must be longer than a non-zero --ping-interval".into());
         }
@@ -296,6 +321,24 @@ mod tests {
     }
 
     #[test]
+    fn sizes_are_written_with_units() {
+        let parsed = Cli::parse_from([
+            "core-server",
+            "--room-buffer",
+            "8MiB",
+            "--outbound-queue",
+            "256KiB",
+            "--gateway-queue",
+            "1048576",
+        ])
+        .config;
+        assert_eq!(parsed.room_buffer, 8 << 20);
+        assert_eq!(parsed.outbound_queue, 256 << 10);
+        assert_eq!(parsed.gateway_queue, 1 << 20);
+        assert!(Cli::try_parse_from(["core-server", "--outbound-queue", "lots"]).is_err());
+    }
+
+    #[test]
     fn debug_output_never_shows_the_token() {
         let config = Config {
             gateway_token: Some("hunter2".into()),
@@ -332,6 +375,10 @@ mod tests {
             },
             Config {
                 gateway_token: Some(String::new()),
+                ..Config::default()
+            },
+            Config {
+                room_buffer: 1000,
                 ..Config::default()
             },
             Config {

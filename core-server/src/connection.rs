@@ -110,7 +110,7 @@ pub async fn run(
     let peer = socket.peer_addr().ok();
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (outbox, queues) = outbox::channel(config.outbound_queue);
+    let (outbox, queues) = outbox::channel(&room.stream(), config.outbound_queue);
     let close = CancellationToken::new();
     let writer = tokio::spawn(outbox::write_loop(
         writer,

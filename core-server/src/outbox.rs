@@ -1,22 +1,29 @@
-//! A connection's outbound side: two bounded queues and the writer task that
-//! drains them onto the socket.
+//! A connection's outbound side: what it reads of the room stream, its own
+//! bounded queues, and the writer task that drains them onto the socket.
 //!
-//! - The **chat queue** carries everything but file bytes: events, replies,
-//!   pings, aborts. It is bounded; when it is full the peer has stopped reading,
-//!   and the connection is killed (`slow_consumer`) rather than let it stall the
-//!   sender or grow memory. Senders only ever `try_send` into it, so nobody waits
-//!   on a slow reader (and it is safe under the room's mutex).
+//! - The **room stream** (`outbox/stream.rs`) carries room-wide frames once for
+//!   everyone; each connection's writer reads it with its own cursor. Falling
+//!   more than `--room-buffer` behind it is `slow_consumer`.
+//! - The **own queue** carries what is for this connection only: replies,
+//!   welcomes, private events, file events, pings, aborts. It is bounded in
+//!   bytes (`--outbound-queue`, `--gateway-queue` for a link); over the bound
+//!   the peer has stopped reading and is killed (`slow_consumer`) rather than
+//!   let it stall anyone or grow memory. Senders never wait (safe under the
+//!   room's mutex). Each frame is tagged with the stream's end when queued, and
+//!   the writer merges the two in that order: nothing overtakes what was
+//!   queued before it, so events keep their seq order.
 //! - The **chunk queue** carries file chunks and file ends. Nobody ever waits
 //!   on it: what a transfer may queue for one recipient is bounded by that
 //!   recipient's credit (at most `--file-window` bytes per transfer, see
 //!   `transfer/relay.rs`), not by the queue.
 //!
-//! The writer always empties the chat queue before taking a chunk, so a chat
-//! message overtakes a file in flight instead of queueing behind it.
+//! The writer always empties the room stream and its own queue before taking
+//! a chunk, so a chat message overtakes a file in flight instead of queueing
+//! behind it.
 //!
-//! Here: the queues and the [`Outbox`] handle. `outbox/writer.rs`: the writer
-//! task. `outbox/delivery.rs`: the notice a queued `file_end` carries back to
-//! its sender.
+//! Here: the queues and the [`Outbox`] handle. `outbox/stream.rs`: the room
+//! stream. `outbox/writer.rs`: the writer task. `outbox/delivery.rs`: the
+//! notice a queued `file_end` carries back to its sender.
 
 use std::{
     collections::VecDeque,
@@ -32,12 +39,14 @@ use protocol::{
 };
 
 mod delivery;
+mod stream;
 mod writer;
 
 pub use delivery::Delivery;
+pub use stream::{ENTRY_OVERHEAD, ReaderId, RoomStream};
 pub use writer::write_loop;
 
-/// A frame for the chat queue.
+/// A frame (or a marker) for the own queue.
 #[derive(Debug)]
 pub enum ChatItem {
     /// Any frame.
@@ -45,6 +54,21 @@ pub enum ChatItem {
     /// A `file_abort`: once written, chunks of `transfer` still queued are
     /// skipped, so the peer never sees bytes of an aborted transfer after it.
     Abort { transfer: u64, frame: Encoded },
+    /// The connection now carries a member: read the room stream from here.
+    Subscribe,
+    /// It carries none any more: read the stream only up to here.
+    Unsubscribe,
+}
+
+impl ChatItem {
+    /// What it counts against the queue's bound.
+    fn size(&self) -> usize {
+        ENTRY_OVERHEAD
+            + match self {
+                ChatItem::Frame(f) | ChatItem::Abort { frame: f, .. } => f.len(),
+                ChatItem::Subscribe | ChatItem::Unsubscribe => 0,
+            }
+    }
 }
 
 /// A frame for the chunk queue: a `file_chunk` or `file_end` of one transfer.
@@ -58,39 +82,70 @@ pub struct ChunkItem {
     pub delivery: Option<Box<Delivery>>,
 }
 
+/// Ends a connection at once: the token both its reader and writer watch,
+/// and why (the first reason wins; the writer tells the peer).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Kill {
+    token: CancellationToken,
+    reason: Arc<OnceLock<ErrorCode>>,
+}
+
+impl Kill {
+    pub(crate) fn kill(&self, code: ErrorCode) {
+        let _ = self.reason.set(code);
+        self.token.cancel();
+    }
+}
+
 /// The sending half of a connection's queues: a cheap clone that the room, and
 /// transfers that relay to this connection, hold.
 #[derive(Debug, Clone)]
 pub struct Outbox {
-    /// Chat and control frames (bounded; full means the peer is not reading).
+    /// Frames for this connection only (bounded; over it the peer is not reading).
     chat: Arc<ChatQueue>,
     /// File chunks and ends (bounded in bytes by each transfer's credit).
     chunks: mpsc::UnboundedSender<ChunkItem>,
     /// Cancelled when the connection must end at once: its peer stopped reading
     /// or its socket failed. Both the reader and the writer watch it.
-    kill: CancellationToken,
-    /// Why `kill` was cancelled, if the peer should be told (first reason wins).
-    kill_reason: Arc<OnceLock<ErrorCode>>,
-    /// How many chat frames may wait before the peer counts as not reading.
-    /// A gateway link gets a larger bound, set when its hello is accepted.
+    kill: Kill,
+    /// How many bytes may wait in the own queue before the peer counts as not
+    /// reading. A gateway link gets a larger bound, set when its hello is
+    /// accepted.
     chat_bound: usize,
+    /// The room stream, whose end tags every queued frame.
+    stream: RoomStream,
+    /// This connection's reader id in the stream (what a room frame names to
+    /// skip it).
+    reader: ReaderId,
 }
 
 /// The receiving half, owned by the writer task.
 #[derive(Debug)]
 pub struct Queues {
-    /// Chat and control frames, drained first.
-    pub(crate) chat: Arc<ChatQueue>,
-    /// File chunks and ends, drained when chat is empty.
+    /// The room stream and the own queue, merged in order.
+    pub(crate) feed: Feed,
+    /// File chunks and ends, drained when the feed is empty.
     pub(crate) chunks: mpsc::UnboundedReceiver<ChunkItem>,
 }
 
-/// The chat queue: a bounded FIFO shared by the senders and the writer.
+/// What the writer reads before chunks: the room stream (while the connection
+/// carries a member) merged with the own queue, in the order things were queued.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    chat: Arc<ChatQueue>,
+    /// `None` for an outbox that is never read (a unit test's).
+    reader: Option<stream::Reader>,
+    /// Next stream position to read, while subscribed.
+    cursor: Option<u64>,
+    /// Stream frames already copied out, all due before anything still queued.
+    pending: VecDeque<Encoded>,
+}
+
+/// The own queue: a byte-bounded FIFO shared by the senders and the writer.
 ///
 /// Not a tokio `mpsc`: that one keeps the memory of its largest backlog for
-/// the life of the channel, so every connection would keep what a burst (say,
-/// a thousand users joining at once) once queued. This one gives its memory
-/// back whenever the writer has emptied it.
+/// the life of the channel, so every connection would keep what a burst once
+/// queued. This one gives its memory back whenever the writer has emptied it.
 #[derive(Debug, Default)]
 pub struct ChatQueue {
     /// The frames, and whether the writer is gone. A std mutex: held only to
@@ -103,7 +158,11 @@ pub struct ChatQueue {
 
 #[derive(Debug, Default)]
 struct ChatState {
-    items: VecDeque<ChatItem>,
+    /// Each item with the room stream's end when it was queued: stream entries
+    /// before that position go out before it.
+    items: VecDeque<(u64, ChatItem)>,
+    /// Bytes queued (sizes as [`ChatItem::size`]).
+    bytes: usize,
     /// Set when the writer has stopped: nothing queued would be sent.
     closed: bool,
 }
@@ -116,62 +175,157 @@ impl ChatQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next frame, if one is queued.
-    pub(crate) fn try_recv(&self) -> Option<ChatItem> {
+    /// The next item and its tag, if one is queued.
+    fn try_recv(&self) -> Option<(u64, ChatItem)> {
         let mut state = self.lock();
         let item = state.items.pop_front();
+        if let Some((_, item)) = &item {
+            state.bytes -= item.size();
+        }
         if state.items.is_empty() && state.items.capacity() > KEEP_CAPACITY {
             state.items = VecDeque::new();
         }
         item
     }
 
-    /// Waits for the next frame. Cancel-safe: a frame is only taken in the
-    /// same poll that returns it.
-    async fn recv(&self) -> ChatItem {
+    /// The tag of the next item, if one is queued.
+    fn front_tag(&self) -> Option<u64> {
+        self.lock().items.front().map(|(tag, _)| *tag)
+    }
+}
+
+/// Stream frames copied out at once (about; a batch of the writer's size).
+const READ_BATCH: usize = 64 * 1024;
+
+impl Feed {
+    /// The next frame due, without waiting: stream entries queued before the
+    /// own queue's next item first. `Err` when the connection fell more than
+    /// the room buffer behind.
+    pub(crate) fn try_next(&mut self) -> Result<Option<ChatItem>, stream::Lagged> {
         loop {
-            if let Some(item) = self.try_recv() {
-                return item;
+            if let Some(frame) = self.pending.pop_front() {
+                return Ok(Some(ChatItem::Frame(frame)));
             }
-            self.ready.notified().await;
+            if let (Some(cursor), Some(reader)) = (self.cursor, &self.reader) {
+                let until = self.chat.front_tag().unwrap_or(u64::MAX);
+                if cursor < until {
+                    let next = reader.read(cursor, until, READ_BATCH, &mut self.pending)?;
+                    if next != cursor {
+                        self.cursor = Some(next);
+                        reader.set_cursor(self.cursor);
+                        continue;
+                    }
+                }
+            }
+            match self.chat.try_recv() {
+                None => return Ok(None),
+                Some((tag, ChatItem::Subscribe)) => self.set_cursor(Some(tag)),
+                Some((_, ChatItem::Unsubscribe)) => self.set_cursor(None),
+                Some((_, item)) => return Ok(Some(item)),
+            }
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.lock().items.is_empty()
+    fn set_cursor(&mut self, cursor: Option<u64>) {
+        self.cursor = cursor;
+        if let Some(reader) = &self.reader {
+            reader.set_cursor(cursor);
+        }
+    }
+
+    /// Waits for the next frame. Cancel-safe: what was taken stays in `self`.
+    pub(crate) async fn next(&mut self) -> Result<ChatItem, stream::Lagged> {
+        let chat = self.chat.clone();
+        loop {
+            // Only a subscribed writer is woken by the room's appends.
+            let subscribed = self.cursor.is_some();
+            let stream = self
+                .reader
+                .as_ref()
+                .filter(|_| self.cursor.is_some())
+                .map(|r| r.stream().clone());
+            let appended = async {
+                match &stream {
+                    Some(stream) => {
+                        let notified = stream.appended();
+                        tokio::pin!(notified);
+                        // Registered before looking, so an append in between
+                        // still wakes us (`notify_waiters` stores no permit).
+                        notified.as_mut().enable();
+                        notified.await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(appended);
+            // Poll once so the registration happens before the check below.
+            let woken = futures_util::poll!(appended.as_mut()).is_ready();
+            if let Some(item) = self.try_next()? {
+                return Ok(item);
+            }
+            // A (un)subscribe just taken changes what must wake us: look again.
+            if !woken && self.cursor.is_some() == subscribed {
+                tokio::select! {
+                    _ = chat.ready.notified() => {}
+                    _ = appended => {}
+                }
+            }
+        }
     }
 }
 
 impl Drop for Queues {
     fn drop(&mut self) {
-        let mut state = self.chat.lock();
+        let mut state = self.feed.chat.lock();
         state.closed = true;
         state.items = VecDeque::new();
+        state.bytes = 0;
     }
 }
 
-/// Creates a connection's queues with the chat queue's bound (in frames).
-pub fn channel(chat_bound: usize) -> (Outbox, Queues) {
+/// Creates a connection's queues: its own queue bounded to `chat_bound` bytes,
+/// reading `stream` once it carries a member.
+pub fn channel(stream: &RoomStream, chat_bound: usize) -> (Outbox, Queues) {
+    let (outbox, mut queues) = unread_channel(stream, chat_bound);
+    let reader = stream.register(outbox.kill.clone());
+    // The unread id is replaced by the registered one.
+    let outbox = Outbox {
+        reader: reader.id,
+        ..outbox
+    };
+    queues.feed.reader = Some(reader);
+    (outbox, queues)
+}
+
+/// Like [`channel`], but the stream is never read (for unit tests of the own
+/// queue and of what the room puts in the stream).
+pub fn unread_channel(stream: &RoomStream, chat_bound: usize) -> (Outbox, Queues) {
     let chat = Arc::new(ChatQueue::default());
     let (chunk_tx, chunk_rx) = mpsc::unbounded_channel();
     let outbox = Outbox {
         chat: chat.clone(),
         chunks: chunk_tx,
-        kill: CancellationToken::new(),
-        kill_reason: Arc::new(OnceLock::new()),
+        kill: Kill::default(),
         chat_bound,
+        stream: stream.clone(),
+        reader: stream.next_id(),
     };
     let queues = Queues {
-        chat,
+        feed: Feed {
+            chat,
+            reader: None,
+            cursor: None,
+            pending: VecDeque::new(),
+        },
         chunks: chunk_rx,
     };
     (outbox, queues)
 }
 
 impl Outbox {
-    /// Queues a chat/control frame without waiting. If the queue is full the
-    /// peer is not reading: it is killed with `slow_consumer`. Returns whether
-    /// the frame was queued.
+    /// Queues a frame for this connection without waiting. If the queue is
+    /// over its bound the peer is not reading: it is killed with
+    /// `slow_consumer`. Returns whether the frame was queued.
     pub fn send(&self, frame: Encoded) -> bool {
         self.send_item(ChatItem::Frame(frame))
     }
@@ -194,8 +348,25 @@ impl Outbox {
         })
     }
 
-    /// Changes the chat queue's bound. Only for the connection's own handle,
-    /// before it is shared.
+    /// From the stream's current end on, this connection gets room frames
+    /// (it carries a member now). Called under the room's lock.
+    pub fn subscribe(&self) {
+        self.send_item(ChatItem::Subscribe);
+    }
+
+    /// Room frames appended from now on are not for this connection (its last
+    /// member left). Called under the room's lock.
+    pub fn unsubscribe(&self) {
+        self.send_item(ChatItem::Unsubscribe);
+    }
+
+    /// This connection's id in the room stream.
+    pub fn reader(&self) -> ReaderId {
+        self.reader
+    }
+
+    /// Changes the own queue's bound (bytes). Only for the connection's own
+    /// handle, before it is shared.
     pub fn set_chat_bound(&mut self, bound: usize) {
         self.chat_bound = bound;
     }
@@ -205,12 +376,18 @@ impl Outbox {
         if state.closed {
             return false;
         }
-        if state.items.len() >= self.chat_bound {
+        // One frame always fits under the bound (a welcome may be bigger than
+        // it); a queue already at its bound means the peer stopped reading.
+        let marker = matches!(item, ChatItem::Subscribe | ChatItem::Unsubscribe);
+        if !marker && state.bytes >= self.chat_bound {
             drop(state);
             self.kill(ErrorCode::SlowConsumer);
             return false;
         }
-        state.items.push_back(item);
+        // Tagged under the queue's lock, so tags never decrease along it.
+        let tag = self.stream.end();
+        state.bytes += item.size();
+        state.items.push_back((tag, item));
         drop(state);
         self.chat.ready.notify_one();
         true
@@ -237,17 +414,16 @@ impl Outbox {
 
     /// Ends the connection at once, telling the peer `code` if the socket lets.
     pub fn kill(&self, code: ErrorCode) {
-        let _ = self.kill_reason.set(code);
-        self.kill.cancel();
+        self.kill.kill(code);
     }
 
     /// Why the connection was killed, if it was and the peer is told.
     pub fn kill_reason(&self) -> Option<ErrorCode> {
-        self.kill_reason.get().copied()
+        self.kill.reason.get().copied()
     }
 
     /// Resolves when the connection has been killed.
     pub async fn killed(&self) {
-        self.kill.cancelled().await
+        self.kill.token.cancelled().await
     }
 }

@@ -1,10 +1,12 @@
 //! The room: who is here, on which connection, the recent history and the
 //! sequence counter. A cheap `Clone` handle shared by every connection task.
 //!
-//! Everything that must be ordered (assigning a seq and queueing the event to
-//! every recipient) happens under one lock, so every connection sees events in
-//! seq order. Queueing never waits (`Outbox::send` is a `try_send`), so holding
-//! the lock while fanning out is short and never blocks on a slow client.
+//! Everything that must be ordered (assigning a seq and queueing the event)
+//! happens under one lock, so every connection sees events in seq order. A
+//! room-wide event is appended once to the room stream (`outbox::RoomStream`),
+//! which every connection carrying a member reads at its own pace; an event
+//! for one member goes to its connection's own queue. Neither waits, so
+//! holding the lock is short and never blocks on a slow client.
 //!
 //! Here: the state, joins, leaves and messages. `room/offer.rs`: file offers.
 
@@ -21,7 +23,10 @@ use protocol::{
     UserInfo, codec::encode, validate_name,
 };
 
-use crate::{outbox::Outbox, transfer::Relay};
+use crate::{
+    outbox::{Outbox, RoomStream},
+    transfer::Relay,
+};
 
 mod history;
 mod offer;
@@ -54,6 +59,8 @@ struct Shared {
 
 #[derive(Debug)]
 struct State {
+    /// Room-wide frames, once for every member (bounded in bytes).
+    stream: RoomStream,
     /// Last seq handed out; seqs are strictly increasing over the server's life.
     last_seq: Seq,
     /// Last server-side transfer id handed out.
@@ -112,16 +119,16 @@ impl State {
         }
     }
 
-    /// Queues `msg` once to every link that carries a member other than
-    /// `except` (encoded once: every link gets the same bytes, session 0).
+    /// Appends `msg` once to the room stream, for every link that carries a
+    /// member other than `except` (encoded once, session 0). Links without a
+    /// member do not read the stream.
     fn broadcast(&self, msg: &ServerMsg, except: Option<&Member>) {
         let frame = encode(LINK_SESSION, msg, &[]);
-        for (id, link) in &self.links {
-            let excluded = usize::from(except.is_some_and(|m| m.link == *id));
-            if link.members > excluded {
-                link.outbox.send(frame.clone());
-            }
-        }
+        let skip = except
+            .and_then(|m| self.links.get(&m.link))
+            .filter(|link| link.members <= 1)
+            .map(|link| link.outbox.reader());
+        self.stream.append(frame, skip);
     }
 
     fn send_to(&self, link: LinkId, session: SessionId, msg: &ServerMsg) {
@@ -148,6 +155,9 @@ impl State {
         member.left.cancel();
         if let Some(link) = self.links.get_mut(&member.link) {
             link.members -= 1;
+            if link.members == 0 {
+                link.outbox.unsubscribe();
+            }
         }
         if announce {
             let event = self.next_event(EventBody::Left {
@@ -161,20 +171,23 @@ impl State {
 
 impl Room {
     /// A room keeping at most `history` messages and `history_bytes` bytes of
-    /// them for joiners.
-    pub fn new(history: usize, history_bytes: usize) -> Room {
+    /// them for joiners, and `room_buffer` bytes of room-wide frames for
+    /// members that lag.
+    pub fn new(history: usize, history_bytes: usize, room_buffer: usize) -> Room {
         let instance = format!("{:016x}", rand::random::<u64>());
+        let state = State {
+            stream: RoomStream::new(room_buffer),
+            last_seq: 0,
+            last_transfer: 0,
+            last_link: 0,
+            links: HashMap::new(),
+            members: HashMap::new(),
+            history: History::new(history, history_bytes),
+            relays: HashMap::new(),
+        };
         Room {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    last_seq: 0,
-                    last_transfer: 0,
-                    last_link: 0,
-                    links: HashMap::new(),
-                    members: HashMap::new(),
-                    history: History::new(history, history_bytes),
-                    relays: HashMap::new(),
-                }),
+                state: Mutex::new(state),
                 instance,
             }),
         }
@@ -191,6 +204,11 @@ impl Room {
 
     pub fn instance(&self) -> &str {
         &self.shared.instance
+    }
+
+    /// The room stream, for a new connection's outbox.
+    pub fn stream(&self) -> RoomStream {
+        self.lock().stream.clone()
     }
 
     /// Registers a connection that finished its hello.
@@ -246,6 +264,7 @@ impl Room {
             return Err((ErrorCode::NotJoined, "connection is closing".into()));
         };
         entry.members += 1;
+        let first = entry.members == 1;
         let welcome = ServerMsg::Welcome {
             name: name.to_string(),
             users: state.users(),
@@ -253,6 +272,10 @@ impl Room {
             last_seq: state.last_seq,
         };
         state.send_to(link, session, &welcome);
+        if first {
+            // After the welcome, before the `joined`: the stream from here on.
+            state.links[&link].outbox.subscribe();
+        }
         let member = Member {
             name: name.to_string(),
             kind,
@@ -325,36 +348,23 @@ fn no_such_user(name: &str) -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::{self, ChatItem};
-
-    fn frame_of(item: ChatItem) -> bytes::Bytes {
-        match item {
-            ChatItem::Frame(f) => f.0,
-            ChatItem::Abort { frame, .. } => frame.0,
-        }
-    }
+    use crate::outbox;
 
     #[tokio::test]
-    async fn a_broadcast_is_encoded_once_and_shared_by_every_recipient() {
-        let room = Room::new(10, 1 << 20);
+    async fn a_broadcast_is_one_entry_in_the_room_stream_whoever_is_here() {
+        let room = Room::new(10, 1 << 20, 1 << 20);
+        let stream = room.stream();
         let mut queues = Vec::new();
         for name in ["alice", "bob", "carol"] {
-            let (outbox, q) = outbox::channel(16);
+            let (outbox, q) = outbox::unread_channel(&stream, 1 << 20);
             let link = room.add_link(outbox);
             room.join(link, 0, ClientKind::Terminal, name, None)
                 .unwrap();
             queues.push(q);
         }
-        // Drain welcomes and join announcements.
-        for q in &mut queues {
-            while q.chat.try_recv().is_some() {}
-        }
+        let before = stream.end();
         room.say("alice", "hello");
-        let frames: Vec<bytes::Bytes> = queues
-            .iter_mut()
-            .map(|q| frame_of(q.chat.try_recv().expect("a frame")))
-            .collect();
-        // The same bytes, not equal copies: one allocation for the room.
-        assert!(frames.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr()));
+        // One entry for the room, however many members read it.
+        assert_eq!(stream.end(), before + 1);
     }
 }

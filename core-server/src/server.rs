@@ -46,7 +46,7 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let config = Arc::new(config);
-    let room = Room::new(config.history, config.history_bytes);
+    let room = Room::new(config.history, config.history_bytes, config.room_buffer);
     let admission = Admission::new(&config);
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));

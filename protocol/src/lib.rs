@@ -13,7 +13,7 @@
 //! - `file_name.rs`: making a stranger's file name safe to show and to save.
 //! - [`rate`]: the per-user rate limit and a client's self-pacing.
 //! - `secret.rs`: comparing secrets in constant time.
-//! - `size.rs`: sizes for people. `duration.rs`: durations on command lines.
+//! - `size.rs`: sizes for people and from flags. `duration.rs`: durations on command lines.
 
 pub mod client;
 pub mod codec;
@@ -34,4 +34,4 @@ pub use image::{ImageType, SNIFF_LEN, sniff_image};
 pub use msg::*;
 pub use name::{MAX_NAME_LEN, NameError, RESERVED_NAMES, validate_name};
 pub use secret::secrets_match;
-pub use size::human_size;
+pub use size::{human_size, parse_size};

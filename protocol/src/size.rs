@@ -1,4 +1,5 @@
-//! Sizes for people (`1.5 MiB`), the same in every client and log.
+//! Sizes for people (`1.5 MiB`), the same in every client and log, and sizes
+//! from people (`1MiB`, `64MiB` on the command line).
 
 use bytesize::ByteSize;
 
@@ -8,9 +9,29 @@ pub fn human_size(bytes: u64) -> String {
     ByteSize::b(bytes).display().iec().to_string()
 }
 
+/// A size flag: `1048576`, `512KiB`, `1MiB`, `64 MiB` (binary units; `1MB`
+/// is 1,000,000). For every binary's byte-count flags.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| format!("'{text}' is not a size (e.g. 65536, 512KiB, 1MiB, 64MiB)"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::{human_size, parse_size};
+
+    #[test]
+    fn sizes_from_flags() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("64 MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1").is_err());
+    }
 
     #[test]
     fn human_sizes() {

@@ -126,12 +126,13 @@ async fn a_file_and_chat_through_the_core() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_never_reading_member_is_dropped_and_the_others_lose_nothing() {
-    // A small outbound queue so the stalled member overflows it quickly.
-    let core = support::core_with_queue(64).await;
+    // A small room buffer (1 MiB, against 9.6 MB sent) so the stalled member
+    // falls behind it quickly.
+    let core = support::core_with_room_buffer(1 << 20).await;
     let target = Target::Native { addr: core.addr };
     // Bounded by count, not time: 2 × 1200 messages of 4000 bytes (9.6 MB)
     // overflow what the kernel absorbs for a socket that is not read (the
-    // server's send buffer autotunes up to 4 MiB) and then the queue of 64,
+    // server's send buffer autotunes up to 4 MiB) and then the 1 MiB buffer,
     // however slowly this shared machine runs the test.
     let params = scenario::gateway::Params {
         clients: 4,

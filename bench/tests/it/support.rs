@@ -18,18 +18,19 @@ fn bench_config() -> core_server::Config {
     }
 }
 
-/// Starts the core on an ephemeral port with benchmark limits and
-/// `outbound_queue` frames per connection; it runs until dropped.
-pub async fn core_with_queue(outbound_queue: usize) -> TestCore {
+/// Starts the core on an ephemeral port with benchmark limits and a room
+/// buffer of `room_buffer` bytes (how far a member may fall behind before it
+/// is dropped); it runs until dropped.
+pub async fn core_with_room_buffer(room_buffer: usize) -> TestCore {
     TestCore::with(core_server::Config {
-        outbound_queue,
+        room_buffer,
         ..bench_config()
     })
     .await
 }
 
 pub async fn core() -> TestCore {
-    core_with_queue(4096).await
+    TestCore::with(bench_config()).await
 }
 
 /// A core and a web gateway linked to it, both in this process; dropping it

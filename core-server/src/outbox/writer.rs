@@ -1,8 +1,9 @@
-//! The writer task: drains a connection's queues onto its socket, chat
-//! first, batching small frames so a burst of events costs one write.
+//! The writer task: drains a connection's feed (room stream and own queue)
+//! and then its chunks onto its socket, batching small frames so a burst of
+//! events costs one write.
 //!
 //! A child of `outbox` because it is the queues' other end: it reads their
-//! private state (the kill token and reason, the chat queue's wait).
+//! private state (the kill token and reason, the feed's wait).
 
 use std::{collections::VecDeque, time::Duration};
 
@@ -10,18 +11,21 @@ use tokio::{io::AsyncWriteExt, net::tcp::OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
 use protocol::{
-    LINK_SESSION,
+    ErrorCode, LINK_SESSION,
     codec::{Encoded, encode},
 };
 
 use super::{ChatItem, Outbox, Queues};
 use crate::notice::bye_msg;
 
+/// Frames written per turn of the loop before it looks at its other work.
+const FRAMES_PER_TURN: usize = 256;
+
 /// How many recently aborted transfers the writer remembers to skip chunks of.
 const REMEMBERED_ABORTS: usize = 64;
 
-/// Writer task: drains the queues onto the socket, chat first, until `close`
-/// (drain the chat queue, then stop) or a kill (try to say `bye`, then stop).
+/// Writer task: drains the queues onto the socket, the feed first, until
+/// `close` (drain the feed, then stop) or a kill (try to say `bye`, then stop).
 /// Everything it writes is a whole frame, so a `bye` is always at a boundary.
 pub async fn write_loop(
     socket: OwnedWriteHalf,
@@ -39,8 +43,8 @@ pub async fn write_loop(
         loop {
             tokio::select! {
                 biased;
-                _ = outbox.kill.cancelled() => {
-                    if let Some(code) = outbox.kill_reason.get() {
+                _ = outbox.kill.token.cancelled() => {
+                    if let Some(code) = outbox.kill.reason.get() {
                         let bye = encode(LINK_SESSION, &bye_msg(*code), &[]);
                         // The peer may not be reading: try briefly, then give up.
                         let _ = tokio::time::timeout(bye_timeout, async {
@@ -52,20 +56,56 @@ pub async fn write_loop(
                     return Ok(());
                 }
                 _ = close.cancelled() => {
-                    while let Some(item) = queues.chat.try_recv() {
+                    // The connection has left the room: its feed ends.
+                    while let Ok(Some(item)) = queues.feed.try_next() {
                         write_chat(&mut out, item, &mut aborted).await?;
                     }
                     out.flush().await?;
                     return out.socket.shutdown().await;
                 }
-                item = queues.chat.recv() => {
-                    write_chat(&mut out, item, &mut aborted).await?;
+                item = queues.feed.next() => {
+                    // Then whatever else is due at once, in one batch; a turn
+                    // is bounded so a flood still lets kill, close and chunks in.
+                    let mut item = item;
+                    for turn in 1.. {
+                        match item {
+                            Ok(chat) => write_chat(&mut out, chat, &mut aborted).await?,
+                            // More than the room buffer behind: dropped (the
+                            // kill branch says `bye` on the next turn).
+                            Err(_) => {
+                                outbox.kill(ErrorCode::SlowConsumer);
+                                break;
+                            }
+                        }
+                        if turn == FRAMES_PER_TURN {
+                            break;
+                        }
+                        item = match queues.feed.try_next() {
+                            Ok(Some(chat)) => Ok(chat),
+                            Ok(None) => {
+                                // Nothing more is due now: send the batch.
+                                if queues.chunks.is_empty() {
+                                    out.flush().await?;
+                                    out.release();
+                                }
+                                break;
+                            }
+                            Err(lagged) => Err(lagged),
+                        };
+                    }
                 }
                 Some(item) = queues.chunks.recv() => {
                     // Anything queued for chat before this chunk goes first: this
                     // also keeps a `file` event ahead of its first chunk.
-                    while let Some(chat) = queues.chat.try_recv() {
-                        write_chat(&mut out, chat, &mut aborted).await?;
+                    loop {
+                        match queues.feed.try_next() {
+                            Ok(Some(chat)) => write_chat(&mut out, chat, &mut aborted).await?,
+                            Ok(None) => break,
+                            Err(_) => {
+                                outbox.kill(ErrorCode::SlowConsumer);
+                                break;
+                            }
+                        }
                     }
                     // A chunk of an aborted transfer is dropped (and with it
                     // its delivery, which tells the sender it failed).
@@ -76,19 +116,19 @@ pub async fn write_loop(
                             (*delivery).written();
                         }
                     }
+                    if queues.chunks.is_empty() {
+                        out.flush().await?;
+                        out.release();
+                    }
                 }
                 else => return out.socket.shutdown().await,
-            }
-            if queues.chat.is_empty() && queues.chunks.is_empty() {
-                out.flush().await?;
-                out.release();
             }
         }
     }
     .await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "write failed");
-        outbox.kill.cancel();
+        outbox.kill.token.cancel();
     }
 }
 
@@ -106,6 +146,8 @@ async fn write_chat(
             aborted.push_back(transfer);
             out.put(&frame).await
         }
+        // Taken by the feed itself.
+        ChatItem::Subscribe | ChatItem::Unsubscribe => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ mod addresses;
 mod binary;
 mod file_flow;
 mod files;
+mod flood;
 mod gateway;
 mod images;
 mod limits;
