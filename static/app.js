@@ -109,12 +109,13 @@
 
   // ---- the timeline ----
 
-  // Bidi and other invisible format characters (the set protocol::file_name
-  // removes from file names: U+200B-200F, U+202A-202E, U+2066-2069, U+FEFF)
-  // and control characters other than tab and newline are shown as <U+202E>,
-  // so "invoice\u202egnp.exe" cannot pass for "invoiceexe.png". The same rule
-  // as the server's pages (web-gateway/src/visible.rs).
-  const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+  // Bidi and other invisible format characters (protocol::is_invisible_format,
+  // the rule the terminal client and file names use) and control characters
+  // other than tab and newline are shown as <U+202E>, so "invoice\u202egnp.exe"
+  // cannot pass for "invoiceexe.png". Joiners (U+200C, U+200D) stay: scripts
+  // and emoji need them. The same rule as the server's pages
+  // (web-gateway/src/visible.rs, whose test checks this line).
+  const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g;
   function visible(text) {
     return String(text).replace(INVISIBLE,
       (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);

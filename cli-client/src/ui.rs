@@ -14,7 +14,7 @@ use std::{
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::render::{Output, TextStyle, to_json};
+use crate::render::{Output, TextStyle, json_line};
 
 /// How long to wait before offering a line again to a full printer queue.
 const PRINTER_RETRY: Duration = Duration::from_millis(10);
@@ -82,7 +82,7 @@ impl Ui {
         match &self.inner.sink {
             Sink::Scripted { json } => {
                 if *json {
-                    let line = to_json(&out).to_string();
+                    let line = json_line(&out);
                     let mut stdout = std::io::stdout().lock();
                     let _ = writeln!(stdout, "{line}");
                     let _ = stdout.flush();
@@ -125,7 +125,7 @@ impl Ui {
     pub fn emit_stdout_only(&self, out: Output) {
         if let Sink::Scripted { json: true } = &self.inner.sink {
             let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", to_json(&out));
+            let _ = writeln!(stdout, "{}", json_line(&out));
             let _ = stdout.flush();
         }
     }
@@ -144,7 +144,7 @@ impl Ui {
                 .expect("the template is valid")
                 .progress_chars("=> ");
                 bar.set_style(style);
-                bar.set_message(crate::render::strip_controls(label));
+                bar.set_message(crate::render::show_controls(label));
                 bar
             }
         }

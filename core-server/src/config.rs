@@ -91,6 +91,13 @@ pub struct Config {
     #[arg(long, default_value_t = protocol::DEFAULT_FILE_WINDOW)]
     pub file_window: u64,
 
+    /// A transfer whose sender sends nothing it has credit for, for this long,
+    /// is aborted (`transfer_idle`); so is one recipient's copy when that
+    /// recipient owes credit and grants none for this long. Nobody holds a
+    /// transfer (or a recipient's spool) by going quiet.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub transfer_idle_timeout: Duration,
+
     /// Files one user may be sending at once.
     #[arg(long, default_value_t = 8)]
     pub max_transfers: usize,
@@ -163,6 +170,7 @@ impl Default for Config {
             outbound_queue: 1 << 20,
             gateway_queue: 64 << 20,
             file_window: protocol::DEFAULT_FILE_WINDOW,
+            transfer_idle_timeout: Duration::from_secs(30),
             max_transfers: 8,
             drain_timeout: Duration::from_secs(5),
             gateway_token: None,
@@ -197,6 +205,7 @@ impl std::fmt::Debug for Config {
             .field("outbound_queue", &self.outbound_queue)
             .field("gateway_queue", &self.gateway_queue)
             .field("file_window", &self.file_window)
+            .field("transfer_idle_timeout", &self.transfer_idle_timeout)
             .field("max_transfers", &self.max_transfers)
             .field("drain_timeout", &self.drain_timeout)
             .field(
@@ -278,6 +287,9 @@ impl Config {
                 "--file-window must be from {} (one chunk) to {MAX_WINDOW} bytes",
                 protocol::CHUNK_SIZE
             ));
+        }
+        if self.transfer_idle_timeout < Duration::from_millis(100) {
+            return bad("--transfer-idle-timeout must be at least 100ms".into());
         }
         if self.room_buffer < MIN_ROOM_BUFFER {
             return bad(format!(
@@ -387,6 +399,10 @@ mod tests {
             },
             Config {
                 file_window: 1000,
+                ..Config::default()
+            },
+            Config {
+                transfer_idle_timeout: Duration::ZERO,
                 ..Config::default()
             },
             Config {

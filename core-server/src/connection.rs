@@ -200,6 +200,11 @@ impl Connection {
         let mut ping_tick = tokio::time::interval_at(Instant::now() + interval, interval);
         ping_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        // Idle transfers are looked for a few times per timeout, so one is
+        // aborted between 1 and 1.25 timeouts after it went quiet.
+        let sweep = self.config.transfer_idle_timeout / 4;
+        let mut transfer_tick = tokio::time::interval_at(Instant::now() + sweep, sweep);
+        transfer_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -213,6 +218,7 @@ impl Connection {
                         self.outbox.send_msg(LINK_SESSION, &ServerMsg::Ping { nonce: self.ping_nonce });
                     }
                 }
+                _ = transfer_tick.tick() => self.expire_idle_transfers(),
                 frame = frames.next() => {
                     let frame = match frame {
                         None => return None,

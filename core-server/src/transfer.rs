@@ -11,6 +11,8 @@
 //! Here: [`Transfer`] (the sender's side) and [`RecipientCopy`].
 //! `transfer/relay.rs`: [`Relay`], the part both ends share.
 
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -75,6 +77,8 @@ pub struct Transfer {
     held: Option<Vec<Bytes>>,
     /// The copies, their credit and the sender's.
     relay: Relay,
+    /// When the sender last sent a chunk (or offered).
+    last_chunk: Instant,
 }
 
 impl Transfer {
@@ -95,7 +99,23 @@ impl Transfer {
             hasher: Sha256::new(),
             held: (kind == FileKind::Image).then(Vec::new),
             relay,
+            last_chunk: Instant::now(),
         }
+    }
+
+    /// The sender has had credit and sent nothing for `timeout` (a sender
+    /// waiting for credit is not idle: its clock restarts at each grant).
+    pub fn sender_idle(&self, timeout: Duration) -> bool {
+        let granted_at = self.relay.granted_at();
+        !self.is_done()
+            && self.received < self.relay.granted()
+            && self.last_chunk.max(granted_at).elapsed() >= timeout
+    }
+
+    /// Aborts the copies whose recipients owe credit and have been quiet for
+    /// `timeout` (see [`Relay::expire_idle_copies`]).
+    pub fn expire_idle_copies(&self, timeout: Duration) {
+        self.relay.expire_idle_copies(timeout);
     }
 
     /// Every copy is finished: nothing the sender sends matters any more.
@@ -109,6 +129,7 @@ impl Transfer {
             return Ok(());
         }
         let granted = self.relay.granted();
+        self.last_chunk = Instant::now();
         self.received += bytes.len() as u64;
         if self.received > granted {
             return Err(Failure::new(

@@ -58,6 +58,9 @@ pub enum ErrorCode {
     CreditExceeded,
     /// Too many simultaneous connections from one address.
     TooManyConnections,
+    /// A transfer's sender sent nothing, or a recipient granted no credit it
+    /// owed, for `--transfer-idle-timeout`.
+    TransferIdle,
 }
 
 impl ErrorCode {
@@ -89,6 +92,7 @@ impl ErrorCode {
         ErrorCode::TooManyTransfers,
         ErrorCode::CreditExceeded,
         ErrorCode::TooManyConnections,
+        ErrorCode::TransferIdle,
     ];
 
     /// The code's name on the wire (`"name_taken"`), as clients print it.
@@ -120,6 +124,7 @@ impl ErrorCode {
             ErrorCode::TooManyTransfers => "too_many_transfers",
             ErrorCode::CreditExceeded => "credit_exceeded",
             ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::TransferIdle => "transfer_idle",
         }
     }
 }

@@ -9,7 +9,8 @@ pub const MAX_FILE_NAME: usize = 200;
 const FALLBACK: &str = "file";
 
 /// The sender's base name made safe: the last path component (either kind of
-/// separator), without control characters, without leading dots or spaces
+/// separator), without control characters (C0, DEL, C1) or invisible format
+/// characters ([`is_invisible_format`]), without leading dots or spaces
 /// (no hidden files, no `..`), runs of dots collapsed (no `..` anywhere),
 /// trailing dots and spaces trimmed, at most [`MAX_FILE_NAME`] bytes with the
 /// extension kept. Never empty.
@@ -17,7 +18,7 @@ pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let mut out = String::with_capacity(base.len());
     for c in base.chars() {
-        if c.is_control() || is_invisible_trouble(c) {
+        if c.is_control() || is_invisible_format(c) {
             continue;
         }
         if c == '.' && out.ends_with('.') {
@@ -37,10 +38,35 @@ pub fn safe_file_name(name: &str) -> String {
     }
 }
 
-/// Unicode characters that are not "control" but can disguise a name in a
-/// listing (bidirectional overrides, zero-width joiners).
-fn is_invisible_trouble(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+/// Unicode format characters that are not "control" (`char::is_control`)
+/// but can disguise text: the bidirectional controls reorder what follows
+/// (`invoice\u{202E}gnp.exe` shows as "invoiceexe.png"), the others are
+/// invisible and make two different strings look the same. The one rule for
+/// every Switchboard crate: file names drop them, the terminal client shows
+/// them as `<U+202E>` and escapes them in `--json`, the browser shows them
+/// visibly too.
+///
+/// Zero-width (non-)joiners U+200C/U+200D are deliberately not here: they
+/// shape letters in Persian and Indic scripts and build emoji sequences, and
+/// cannot reorder or hide text.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        // Soft hyphen, Arabic letter mark, Mongolian vowel separator.
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        // Zero-width space, left-to-right and right-to-left marks.
+        | '\u{200B}' | '\u{200E}' | '\u{200F}'
+        // Embeddings, overrides and their pop (LRE, RLE, PDF, LRO, RLO).
+        | '\u{202A}'..='\u{202E}'
+        // Word joiner, invisible operators, isolates (LRI, RLI, FSI, PDI) and
+        // the deprecated shaping controls.
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        // Byte order mark / zero-width no-break space.
+        | '\u{FEFF}'
+        // Interlinear annotation controls.
+        | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 /// Shortens `name` to at most `max` bytes on a char boundary, keeping a short
@@ -57,7 +83,11 @@ fn cap_len(name: &str, max: usize) -> String {
     while !name.is_char_boundary(stem_end) {
         stem_end -= 1;
     }
-    format!("{}{}", &name[..stem_end], ext)
+    // The cut may fall just after a space or a dot: trim again, or the name
+    // would end in one (or meet the extension's dot as `..`). The stem cannot
+    // become empty: the name starts with neither (see `safe_file_name`).
+    let stem = name[..stem_end].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
 }
 
 #[cfg(test)]
@@ -85,6 +115,18 @@ mod tests {
         check("name.", "name");
         check("bell\u{7}\u{1b}[31mred\n.txt", "bell[31mred.txt");
         check("evil\u{202E}gnp.exe", "evilgnp.exe");
+        check("invoice\u{202E}gnp.exe", "invoicegnp.exe");
+        check(
+            "a\u{2066}b\u{2069}\u{200E}\u{200F}\u{061C}\u{FEFF}\u{2060}.txt",
+            "ab.txt",
+        );
+        // C1 controls and DEL.
+        check("c1\u{85}\u{9B}31m\u{7F}.txt", "c131m.txt");
+        // Joiners stay: they shape scripts and emoji, they cannot reorder.
+        check(
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}.txt",
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}.txt",
+        );
         check("\u{0}\u{1}", FALLBACK);
         check("ünïcødé 猫.png", "ünïcødé 猫.png");
     }
@@ -100,5 +142,17 @@ mod tests {
         let safe = safe_file_name(&wide);
         assert!(safe.len() <= MAX_FILE_NAME);
         assert!(safe.chars().all(|c| c == '猫'));
+    }
+
+    #[test]
+    fn cutting_a_long_name_leaves_no_trailing_space_or_dot() {
+        // What an earlier fuzz run of `safe_file_name` found: the cut fell just after a
+        // space, or just after a dot that then met the kept extension.
+        let spaced = format!("{} b", "a".repeat(MAX_FILE_NAME - 1));
+        assert_eq!(safe_file_name(&spaced), "a".repeat(MAX_FILE_NAME - 1));
+        let dotted = format!("{}.{}.png", "a".repeat(195), "b".repeat(10));
+        assert_eq!(safe_file_name(&dotted), format!("{}.png", "a".repeat(195)));
+        let both = format!("{} .{}", "a".repeat(MAX_FILE_NAME - 2), "b".repeat(40));
+        assert_eq!(safe_file_name(&both), "a".repeat(MAX_FILE_NAME - 2));
     }
 }

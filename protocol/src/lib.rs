@@ -29,7 +29,7 @@ mod size;
 
 pub use duration::{parse_duration, parse_millis};
 pub use error_code::ErrorCode;
-pub use file_name::{MAX_FILE_NAME, safe_file_name};
+pub use file_name::{MAX_FILE_NAME, is_invisible_format, safe_file_name};
 pub use image::{ImageType, SNIFF_LEN, sniff_image};
 pub use msg::*;
 pub use name::{MAX_NAME_LEN, NameError, RESERVED_NAMES, validate_name};

@@ -1,9 +1,49 @@
 //! The `--json` lines: one object per [`Output`], `kind` first in meaning.
 
-use protocol::{ClientKind, EventBody, Target, UserInfo};
-use serde_json::{Value, json};
+use std::io;
 
-use super::{Output, kind_str};
+use protocol::{ClientKind, EventBody, Target, UserInfo};
+use serde::Serialize;
+use serde_json::{Value, json, ser::Formatter};
+
+use super::{Output, kind_str, must_escape};
+
+/// The `--json` line for `out`, as printed: [`to_json`] written compactly,
+/// with every character [`must_escape`] names written as a `\u` escape.
+/// serde_json escapes only C0 controls, so DEL, C1 controls (which some
+/// terminals obey as escape sequences) and bidi overrides would otherwise
+/// reach a consumer that prints a field as it is.
+pub fn json_line(out: &Output) -> String {
+    let mut line = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut line, EscapeUnsafe);
+    to_json(out)
+        .serialize(&mut ser)
+        .expect("a Value always serialises into memory");
+    String::from_utf8(line).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's compact format, but escaping what [`must_escape`] names.
+struct EscapeUnsafe;
+
+impl Formatter for EscapeUnsafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if must_escape(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                // Every such character is in the Basic Multilingual Plane,
+                // so one `\uXXXX` (no surrogate pair) is the whole escape.
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
 
 fn client_kind_str(kind: ClientKind) -> &'static str {
     match kind {
@@ -26,8 +66,9 @@ fn users_json(users: &[UserInfo]) -> Value {
         .collect()
 }
 
-/// The `--json` line for `out`: one object, `kind` first in meaning. Text is
-/// passed through exactly (JSON escaping makes it safe); paths are absolute.
+/// The `--json` object for `out`, `kind` first in meaning. Text is passed
+/// through exactly (parsed back, it is what was sent; [`json_line`] escapes
+/// what a terminal would obey); paths are absolute.
 pub fn to_json(out: &Output) -> Value {
     match out {
         Output::Welcome {
@@ -145,6 +186,31 @@ mod tests {
     use protocol::Event;
 
     use super::*;
+
+    #[test]
+    fn json_lines_escape_c1_del_and_bidi_characters() {
+        let text = "invoice\u{202E}gnp.exe \u{85}\u{9B}2J\u{7F}\u{1b}[0m \u{2066}x\u{2069} 猫 👩\u{200D}💻";
+        let out = Output::Event {
+            event: Event {
+                seq: 1,
+                ts: 2,
+                event: EventBody::Message {
+                    from: "bob".into(),
+                    text: text.into(),
+                },
+            },
+            history: false,
+        };
+        let line = json_line(&out);
+        assert_eq!(
+            line,
+            r#"{"from":"bob","kind":"message","seq":1,"text":"invoice\u202egnp.exe \u0085\u009b2J\u007f\u001b[0m \u2066x\u2069 猫 👩‍💻","ts":2}"#
+        );
+        assert!(!line.chars().any(must_escape), "{line:?}");
+        // Parsed back, it is exactly what was sent.
+        let back: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["text"], text);
+    }
 
     #[test]
     fn history_json_keeps_the_original_kind() {

@@ -2,7 +2,9 @@
 //! readable line (`text.rs`: timestamps, a colour per user, marked private,
 //! error and history lines) or as one JSON object per line (`json.rs`,
 //! `--json`, documented in README.md; keep it stable, scripts and the e2e
-//! tests parse it). `controls.rs` makes text others chose safe to print.
+//! tests parse it). `controls.rs` makes text others chose safe and honest to
+//! print: control and bidi characters are shown as `<U+202E>`, and `--json`
+//! escapes them as `\u202e`.
 
 mod controls;
 mod json;
@@ -12,8 +14,8 @@ use std::path::PathBuf;
 
 use protocol::{Event, FileKind, Millis, Seq, Target, UserInfo};
 
-pub use controls::strip_controls;
-pub use json::to_json;
+pub use controls::{must_escape, show_controls};
+pub use json::json_line;
 pub use text::TextStyle;
 
 /// Something to show. Events from the server keep their seq and time.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Local, TimeZone};
 use nu_ansi_term::{Color, Style};
 use protocol::{ClientKind, EventBody, Millis, Target, UserInfo, human_size};
 
-use super::{Output, kind_str, strip_controls};
+use super::{Output, kind_str, show_controls};
 
 /// Renders outputs as text lines for a person (or a plain-text script).
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ impl TextStyle {
     }
 
     fn user(&self, name: &str) -> String {
-        let name = strip_controls(name);
+        let name = show_controls(name);
         let hash = name
             .to_ascii_lowercase()
             .bytes()
@@ -85,7 +85,7 @@ impl TextStyle {
                     "{} {} the room at {} as {}; here: {}",
                     self.time(None),
                     verb,
-                    strip_controls(server),
+                    show_controls(server),
                     self.user(name),
                     self.users_list(users)
                 )
@@ -93,14 +93,14 @@ impl TextStyle {
             Output::Event { event, history } => {
                 let line = match &event.event {
                     EventBody::Message { from, text } => {
-                        format!("<{}> {}", self.user(from), strip_controls(text))
+                        format!("<{}> {}", self.user(from), show_controls(text))
                     }
                     EventBody::Private { from, to, text } => format!(
                         "{} {} -> {}: {}",
                         self.paint(private, "[private]"),
                         self.user(from),
                         self.user(to),
-                        self.paint(Color::Magenta.normal(), &strip_controls(text))
+                        self.paint(Color::Magenta.normal(), &show_controls(text))
                     ),
                     EventBody::Joined { user } => {
                         let web = if user.kind == ClientKind::Web {
@@ -110,18 +110,18 @@ impl TextStyle {
                         };
                         self.paint(
                             notice,
-                            &format!("* {}{web} joined", strip_controls(&user.name)),
+                            &format!("* {}{web} joined", show_controls(&user.name)),
                         )
                     }
                     EventBody::Left { name } => {
-                        self.paint(notice, &format!("* {} left", strip_controls(name)))
+                        self.paint(notice, &format!("* {} left", show_controls(name)))
                     }
                     EventBody::File {
                         from, name, size, ..
                     } => format!(
                         "{} is sending {:?} ({})",
                         self.user(from),
-                        strip_controls(name),
+                        show_controls(name),
                         human_size(*size)
                     ),
                 };
@@ -151,7 +151,7 @@ impl TextStyle {
                     "{} {privately}{} is sending the {what} {:?} ({})",
                     self.time(Some(*ts)),
                     self.user(from),
-                    strip_controls(name),
+                    show_controls(name),
                     human_size(*size)
                 )
             }
@@ -195,8 +195,8 @@ impl TextStyle {
                     "{} {} {:?}{who}: {}",
                     self.time(None),
                     self.paint(error, "transfer failed:"),
-                    strip_controls(name),
-                    strip_controls(text)
+                    show_controls(name),
+                    show_controls(text)
                 )
             }
             Output::Users { users, me } => {
@@ -220,7 +220,7 @@ impl TextStyle {
                 "{} {} {}",
                 self.time(None),
                 self.paint(error, "error:"),
-                strip_controls(text)
+                show_controls(text)
             ),
             Output::Connection { text, .. } => format!(
                 "{} {}",
@@ -253,7 +253,10 @@ mod tests {
             },
             history: false,
         });
-        assert!(line.ends_with("[private] a -> b: secret"), "{line}");
+        assert!(
+            line.ends_with("[private] a -> b: <U+001B>[2Jsecret"),
+            "{line}"
+        );
         assert!(!line.contains('\u{1b}'));
     }
 }

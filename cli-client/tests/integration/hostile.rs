@@ -128,15 +128,46 @@ async fn an_aborted_or_corrupt_transfer_leaves_nothing_behind() {
     assert!(!bob.has_seen(|v| v["kind"] == "file_received"));
 }
 
+/// What a stranger sends to spoof a reader: terminal escape sequences, C1
+/// controls and DEL, and a right-to-left override that makes
+/// `invoice\u{202E}gnp.exe` look like "invoiceexe.png".
+const SPOOF_TEXT: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2Jhello\u{1b}[31m red\u{7} invoice\u{202E}gnp.exe \u{85}\u{9B}2J\u{7F}\u{2066}x\u{2069}";
+const SPOOF_FILE: &str = "invoice\u{202E}gnp.exe";
+
+/// Sends [`SPOOF_TEXT`] to the room and offers [`SPOOF_FILE`] to `to`.
+async fn spoof(mallory: &mut testkit::RawClient, to: &str) {
+    mallory
+        .send(ClientMsg::Say {
+            text: SPOOF_TEXT.into(),
+        })
+        .await;
+    let data = b"not a png";
+    mallory
+        .send(ClientMsg::FileOffer {
+            id: 1,
+            to: Target::User(to.into()),
+            name: SPOOF_FILE.into(),
+            size: data.len() as u64,
+            sha256: sha256(data),
+            kind: FileKind::File,
+        })
+        .await;
+    mallory.chunks(1, data).await;
+    mallory.send(ClientMsg::FileEnd { id: 1 }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_output_strips_control_sequences_from_others() {
+async fn plain_output_shows_others_control_and_bidi_characters() {
     let server = start_core().await;
     let mut raw = server.join("mallory").await;
+    let downloads = tempfile::tempdir().unwrap();
     let mut cmd = switchboard();
     cmd.arg("--server")
         .arg(server.addr.to_string())
         .arg("--name")
-        .arg("alice");
+        .arg("alice")
+        .arg("--download-dir")
+        .arg(downloads.path());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Wait for alice to be in the room.
@@ -146,23 +177,65 @@ async fn plain_output_strips_control_sequences_from_others() {
             break;
         }
     }
-    raw.send(ClientMsg::Say {
-        text: "\u{1b}]0;pwned\u{7}\u{1b}[2Jhello\u{1b}[31m red\u{7}".into(),
-    })
-    .await;
-    raw.until(|f| matches!(f.msg, ServerMsg::Event(_)).then_some(()))
-        .await;
-    let line = loop {
+    spoof(&mut raw, "alice").await;
+    let mut message = None;
+    let mut incoming = None;
+    while message.is_none() || incoming.is_none() {
         let line = next_line(&mut lines).await;
-        if line.contains("mallory") && line.contains("hello") {
-            break line;
+        assert!(
+            !line
+                .chars()
+                .any(|c| c.is_control() || protocol::is_invisible_format(c)),
+            "{line:?}"
+        );
+        if line.contains("<mallory>") {
+            message = Some(line);
+        } else if line.contains("is sending") {
+            incoming = Some(line);
         }
-    };
-    assert!(line.ends_with("<mallory> hello red"), "{line:?}");
+    }
+    let message = message.unwrap();
     assert!(
-        !line.contains('\u{1b}') && !line.contains('\u{7}'),
-        "{line:?}"
+        message.ends_with(
+            "<mallory> <U+001B>]0;pwned<U+0007><U+001B>[2Jhello<U+001B>[31m red<U+0007> \
+             invoice<U+202E>gnp.exe <U+0085><U+009B>2J<U+007F><U+2066>x<U+2069>"
+        ),
+        "{message:?}"
+    );
+    let incoming = incoming.unwrap();
+    assert!(
+        incoming.contains("\"invoice<U+202E>gnp.exe\""),
+        "{incoming:?}"
     );
     drop(child.stdin.take());
     assert!(child.wait().await.unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_escapes_c1_del_and_bidi_characters() {
+    let server = start_core().await;
+    let mut alice = Client::join(&server, "alice").await;
+    let mut raw = server.join("mallory").await;
+    spoof(&mut raw, "alice").await;
+    alice.expect_message("mallory", SPOOF_TEXT).await;
+    alice
+        .expect(|v| v["kind"] == "file_incoming" && v["name"] == SPOOF_FILE)
+        .await;
+    let printed = alice.seen_raw.join("\n");
+    assert!(
+        printed.contains(
+            r#""text":"\u001b]0;pwned\u0007\u001b[2Jhello\u001b[31m red\u0007 invoice\u202egnp.exe \u0085\u009b2J\u007f\u2066x\u2069""#
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(r#""name":"invoice\u202egnp.exe""#),
+        "{printed}"
+    );
+    assert!(
+        !printed
+            .chars()
+            .any(|c| c != '\n' && (c.is_control() || protocol::is_invisible_format(c))),
+        "{printed:?}"
+    );
 }

@@ -14,9 +14,18 @@ async fn interactive_mode_in_a_terminal_chats_and_leaves_cleanly() {
         .await;
 
     bob.send("hello \u{1b}]0;pwned\u{7}alice").await;
-    alice.expect("<bob> hello alice").await;
-    // The title-setting sequence never reached the terminal.
-    assert!(!alice.raw().contains("pwned"), "{:?}", alice.raw());
+    alice
+        .expect("<bob> hello <U+001B>]0;pwned<U+0007>alice")
+        .await;
+    // The title-setting sequence never reached the terminal as one.
+    assert!(!alice.raw().contains("\u{1b}]0;pwned"), "{:?}", alice.raw());
+    // Nor do C1 controls or a right-to-left override: they are shown.
+    bob.send("invoice\u{202E}gnp.exe \u{9B}2J\u{85}").await;
+    alice
+        .expect("<bob> invoice<U+202E>gnp.exe <U+009B>2J<U+0085>")
+        .await;
+    let raw = alice.raw();
+    assert!(!raw.contains(['\u{202E}', '\u{9B}', '\u{85}']), "{raw:?}");
     alice.type_keys("hi bob\r").await;
     bob.expect_message("alice", "hi bob").await;
     alice.type_keys("/w bob psst\r").await;

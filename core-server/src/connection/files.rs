@@ -210,6 +210,41 @@ impl Connection {
         }
     }
 
+    /// Every so often: aborts this connection's transfers whose sender went
+    /// quiet, and the copies (of open and draining transfers) whose recipient
+    /// stopped crediting, so nobody holds a transfer by saying nothing.
+    pub(super) fn expire_idle_transfers(&mut self) {
+        let timeout = self.config.transfer_idle_timeout;
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            let s = self.sessions.get_mut(&session).expect("listed");
+            for relay in &s.draining {
+                relay.expire_idle_copies(timeout);
+            }
+            s.draining.retain(|r| !r.is_done());
+            let idle: Vec<u32> = s
+                .transfers
+                .iter()
+                .filter(|(_, t)| {
+                    t.expire_idle_copies(timeout);
+                    t.sender_idle(timeout)
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            for id in idle {
+                let s = self.sessions.get_mut(&session).expect("listed");
+                let transfer = s.transfers.remove(&id).expect("listed");
+                let failure = Failure {
+                    code: ErrorCode::TransferIdle,
+                    message: format!(
+                        "nothing sent for {timeout:?} though credit was there: transfer aborted"
+                    ),
+                };
+                self.fail_transfer(session, transfer, failure);
+            }
+        }
+    }
+
     fn fail_transfer(&mut self, session: SessionId, mut transfer: Transfer, failure: Failure) {
         info!(transfer = transfer.transfer, code = ?failure.code, "file failed: {}", failure.message);
         transfer.abort(failure.code, &failure.message);

@@ -11,6 +11,7 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -53,6 +54,9 @@ struct State {
     received: u64,
     /// Total bytes the sender may send (the window, plus every grant).
     granted: u64,
+    /// When the sender was last granted credit (or the transfer opened): a
+    /// sender waiting for credit is not idle, so its clock starts here.
+    granted_at: Instant,
     /// The sender's end was checked: copies get `file_end` once caught up.
     ended: bool,
     /// Copies still receiving.
@@ -74,6 +78,16 @@ struct Copy {
     /// Bytes it may be sent in all: the window plus what it credited. The
     /// slowest copy's limit is also the sender's.
     limit: u64,
+    /// Since when this recipient has owed credit (been sent bytes it has not
+    /// credited back) without crediting any; `None` while it owes nothing.
+    owed_since: Option<Instant>,
+}
+
+impl Copy {
+    /// Bytes sent to it that it has not credited back.
+    fn owed(&self, window: u64) -> bool {
+        self.sent > self.limit - window
+    }
 }
 
 impl Relay {
@@ -92,6 +106,7 @@ impl Relay {
                 to,
                 sent: 0,
                 limit: window,
+                owed_since: None,
             })
             .collect();
         Relay {
@@ -105,6 +120,7 @@ impl Relay {
                 pieces: VecDeque::new(),
                 received: 0,
                 granted: window,
+                granted_at: Instant::now(),
                 ended: false,
                 copies,
             })),
@@ -118,6 +134,39 @@ impl Relay {
     /// Total bytes the sender may have sent by now.
     pub fn granted(&self) -> u64 {
         self.lock().granted
+    }
+
+    /// When the sender was last granted credit.
+    pub fn granted_at(&self) -> Instant {
+        self.lock().granted_at
+    }
+
+    /// Aborts each copy whose recipient has owed credit for `timeout` without
+    /// crediting any (`transfer_idle`; the sender is told for each of its
+    /// names). The other copies go on, and may now get the sender more credit.
+    pub fn expire_idle_copies(&self, timeout: Duration) {
+        let mut st = self.lock();
+        let (transfer, id, session) = (st.transfer, st.id, st.session);
+        let before = st.copies.len();
+        let State { copies, sender, .. } = &mut *st;
+        copies.retain(|copy| {
+            let idle = copy.owed_since.is_some_and(|t| t.elapsed() >= timeout);
+            if idle {
+                copy.to.outbox.send_abort(
+                    copy.to.session,
+                    transfer,
+                    ErrorCode::TransferIdle,
+                    "no credit for this file within the transfer idle timeout",
+                );
+                for (name, _) in &copy.to.names {
+                    sender.send_msg(session, &failed(id, name, ErrorCode::TransferIdle));
+                }
+            }
+            !idle
+        });
+        if st.copies.len() != before {
+            st.pump_all();
+        }
     }
 
     /// Every copy is finished (delivered, failed or aborted).
@@ -162,6 +211,9 @@ impl Relay {
         // Credit for bytes never sent is ignored: a recipient cannot make the
         // server queue more than the window for it.
         copy.limit = copy.limit.saturating_add(bytes).min(copy.sent + window);
+        if bytes > 0 {
+            copy.owed_since = copy.owed(window).then(Instant::now);
+        }
         st.pump_all();
         true
     }
@@ -223,6 +275,7 @@ impl State {
         if !self.ended && !self.copies.is_empty() && allowed > self.granted {
             let bytes = allowed - self.granted;
             self.granted = allowed;
+            self.granted_at = Instant::now();
             self.sender
                 .send_msg(self.session, &ServerMsg::FileCredit { id: self.id, bytes });
         }
@@ -271,6 +324,8 @@ impl State {
                 return self.gone(i);
             }
             copy.sent += piece.len;
+            // Its clock starts with the first byte it owes.
+            copy.owed_since.get_or_insert_with(Instant::now);
             index += 1;
         }
         if self.ended && copy.sent == self.received {

@@ -9,6 +9,7 @@ mod file_flow;
 mod files;
 mod flood;
 mod gateway;
+mod idle_transfers;
 mod images;
 mod limits;
 mod login;

@@ -58,12 +58,14 @@ impl Incoming {
         Ok(incoming)
     }
 
-    /// Appends a chunk (more than the announced size is an error).
+    /// Appends a chunk (more than the announced size is an error, and so is
+    /// a chunk the spool has no room for).
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), SpoolError> {
-        self.written += chunk.len() as u64;
-        if self.written > self.expected {
+        if self.written + chunk.len() as u64 > self.expected {
             return Err(SpoolError::Mismatch);
         }
+        self.spool.reserve(&self.token, chunk.len() as u64)?;
+        self.written += chunk.len() as u64;
         if self.head.len() < SNIFF_LEN {
             let take = (SNIFF_LEN - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);

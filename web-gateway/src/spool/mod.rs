@@ -3,8 +3,11 @@
 //!
 //! A transfer from the core is written chunk by chunk ([`Incoming`]) and becomes
 //! fetchable only when its size and SHA-256 match (a partial file is never
-//! served). Space is reserved at the offer, from the declared size, so the cap
-//! holds even while transfers run.
+//! served). Space is reserved as bytes arrive, not from the declared size at
+//! the offer: a sender that declares a large file and then goes quiet holds
+//! only what it sent (until the core's `--transfer-idle-timeout` aborts it),
+//! so it cannot make the spool refuse everyone else's files. The cap holds
+//! while transfers run: a chunk that would pass it fails its file.
 //!
 //! - `mod.rs` (this file): the [`Spool`] handle: reservations, grants, expiry,
 //!   lookups for downloads.
@@ -76,7 +79,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     files: HashMap<String, Entry>,
-    /// Bytes reserved by all entries, complete or not.
+    /// Bytes held by all entries: complete files, and what has arrived of
+    /// the others.
     used: u64,
 }
 
@@ -85,6 +89,9 @@ struct Entry {
     /// The sender's file name, shown to users and used in Content-Disposition.
     name: String,
     size: u64,
+    /// Bytes of the spool it holds (counted in `used`): its size once
+    /// complete, what has arrived so far before.
+    held: u64,
     mime: String,
     inline: bool,
     /// The sessions allowed to fetch it.
@@ -160,7 +167,9 @@ impl Spool {
             .join(format!("{}{UPLOAD_SUFFIX}", random_token()))
     }
 
-    /// Starts receiving a file of `size` bytes for `grants`; reserves the space.
+    /// Starts receiving a file of `size` bytes for `grants`. Refused if it
+    /// could never fit, or the spool is full now; its space is reserved as
+    /// its bytes arrive ([`Spool::reserve`]).
     pub async fn begin(
         &self,
         name: &str,
@@ -172,18 +181,18 @@ impl Spool {
         {
             self.sweep();
             let mut st = self.state();
-            if st.used.saturating_add(size) > self.inner.max_bytes {
+            if size > self.inner.max_bytes || st.used >= self.inner.max_bytes {
                 return Err(SpoolError::Full {
                     max: self.inner.max_bytes,
                 });
             }
-            st.used += size;
             st.files.insert(
                 token.clone(),
                 Entry {
                     path: path.clone(),
                     name: name.to_string(),
                     size,
+                    held: 0,
                     mime: String::new(),
                     inline: false,
                     grants,
@@ -193,6 +202,23 @@ impl Spool {
             );
         }
         Incoming::create(self.clone(), token, &path, size).await
+    }
+
+    /// Reserves `bytes` more for the entry `token` (its next chunk), or
+    /// refuses if that would pass the cap.
+    fn reserve(&self, token: &str, bytes: u64) -> Result<(), SpoolError> {
+        let mut st = self.state();
+        if st.used.saturating_add(bytes) > self.inner.max_bytes {
+            return Err(SpoolError::Full {
+                max: self.inner.max_bytes,
+            });
+        }
+        // An entry removed meanwhile (everyone it was for left) holds nothing.
+        if let Some(entry) = st.files.get_mut(token) {
+            entry.held += bytes;
+            st.used += bytes;
+        }
+        Ok(())
     }
 
     /// The file behind `token`, if `session` may fetch it and it is complete
@@ -249,7 +275,7 @@ impl Spool {
 
 fn remove_entry(st: &mut State, token: &str) {
     if let Some(entry) = st.files.remove(token) {
-        st.used -= entry.size;
+        st.used -= entry.held;
         if let Err(e) = std::fs::remove_file(&entry.path)
             && e.kind() != io::ErrorKind::NotFound
         {
@@ -319,8 +345,9 @@ mod tests {
             Err(SpoolError::Full { max: 10 })
         ));
         let mut incoming = spool.begin("a.html", 4, vec![1]).await.unwrap();
-        assert_eq!(spool.used(), 4);
+        assert_eq!(spool.used(), 0, "nothing held before bytes arrive");
         incoming.write(b"<svg").await.unwrap();
+        assert_eq!(spool.used(), 4);
         assert!(matches!(
             incoming.finish(&sha(b"nope")).await,
             Err(SpoolError::Mismatch)
@@ -330,6 +357,28 @@ mod tests {
         drop(incoming);
         assert_eq!(spool.used(), 0);
         assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn space_is_held_as_bytes_arrive_not_as_declared() {
+        let spool = spool(10, Duration::from_secs(60));
+        // A large file that has sent 1 byte leaves room for others...
+        let mut stalled = spool.begin("big", 10, vec![1]).await.unwrap();
+        stalled.write(b"x").await.unwrap();
+        let mut other = spool.begin("small", 9, vec![2]).await.unwrap();
+        other.write(b"123456789").await.unwrap();
+        other.finish(&sha(b"123456789")).await.unwrap();
+        // ...and the cap still holds: the spool is full now.
+        assert!(matches!(
+            stalled.write(b"y").await,
+            Err(SpoolError::Full { max: 10 })
+        ));
+        assert!(matches!(
+            spool.begin("more", 1, vec![3]).await,
+            Err(SpoolError::Full { max: 10 })
+        ));
+        drop(stalled);
+        assert_eq!(spool.used(), 9);
     }
 
     #[tokio::test]

@@ -15,4 +15,5 @@ mod link;
 mod per_address;
 mod rebinding;
 mod sessions;
+mod spool_idle;
 mod uploads;

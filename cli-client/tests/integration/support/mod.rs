@@ -50,6 +50,8 @@ pub struct Client {
     stdout: Lines<BufReader<ChildStdout>>,
     /// Every JSON line read so far, in order.
     pub seen: Vec<Value>,
+    /// The same lines exactly as printed (what a consumer's terminal gets).
+    pub seen_raw: Vec<String>,
     /// Where this client saves received files (inside `_root`).
     pub downloads: PathBuf,
     _root: TempDir,
@@ -98,6 +100,7 @@ impl Client {
             stdin,
             stdout,
             seen: Vec::new(),
+            seen_raw: Vec::new(),
             downloads,
             _root: root,
         }
@@ -132,6 +135,7 @@ impl Client {
             let value: Value = serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line:?}", self.name));
             self.seen.push(value.clone());
+            self.seen_raw.push(line);
             if matches(&value) {
                 return value;
             }
