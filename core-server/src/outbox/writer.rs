@@ -78,6 +78,10 @@ pub async fn write_loop(
                             }
                         }
                         if turn == FRAMES_PER_TURN {
+                            // Send what this turn batched: if nothing more
+                            // arrives, the next turn waits, and these frames
+                            // must not wait with it.
+                            out.flush().await?;
                             break;
                         }
                         item = match queues.feed.try_next() {
