@@ -92,26 +92,19 @@ impl ConnectionCaps {
 
     /// Counts a new connection from `addr`, or says why not.
     pub fn admit(&self, addr: IpAddr) -> Result<Admitted, Refused> {
-        let permit = self
-            .inner
-            .total
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Refused::Total)?;
-        let counted = self.inner.limit_loopback || !addr.is_loopback();
-        if counted {
+        let mut admitted = self.admit_exempt()?;
+        if self.inner.limit_loopback || !addr.is_loopback() {
             let mut open = self.open();
             let n = open.entry(addr).or_default();
             if *n >= self.inner.per_addr {
+                // `admitted` has no address yet: dropping it frees only the
+                // total permit.
                 return Err(Refused::PerAddr);
             }
             *n += 1;
+            admitted.addr = Some(addr);
         }
-        Ok(Admitted {
-            _permit: permit,
-            addr: counted.then_some(addr),
-            caps: self.clone(),
-        })
+        Ok(admitted)
     }
 }
 
