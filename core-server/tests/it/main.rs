@@ -12,5 +12,6 @@ mod gateway;
 mod idle_transfers;
 mod images;
 mod limits;
+mod link_reset;
 mod login;
 mod room;
