@@ -6,6 +6,7 @@ mod support;
 
 mod chat;
 mod files;
+mod flood;
 mod hostile;
 mod private;
 mod reconnect;

@@ -3,7 +3,7 @@
 //! more than the old per-member queue of 4,096 frames held; members that keep
 //! reading get every `left` and are not dropped as slow consumers.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use futures_util::StreamExt;
 use protocol::{ClientMsg, EventBody, ServerMsg, codec::encode};
@@ -19,10 +19,16 @@ const SESSIONS: u32 = 4_500;
 
 /// Reads `member`'s events until it has seen `want` (joined or left) for
 /// every `web<s>`, each exactly once; any other event fails the test (so no
-/// session leaves before the link resets, and nothing is lost).
-async fn count(member: &mut RawClient, who: &str, want: Want) {
+/// session leaves before the link resets, and nothing is lost). A `paced`
+/// member reads like a terminal that draws each line as it comes: about
+/// 4,000 events a second, slower than the room announces a burst, never
+/// stopping.
+async fn count(member: &mut RawClient, who: &str, want: Want, paced: bool) {
     let mut seen = HashSet::new();
     while seen.len() < SESSIONS as usize {
+        if paced && seen.len() % 4 == 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let Ok(frame) = tokio::time::timeout(WAIT, member.framed.next()).await else {
             panic!("{who}: nothing for {WAIT:?} after {} {want:?}", seen.len());
         };
@@ -60,7 +66,8 @@ enum Want {
 async fn a_link_of_4500_sessions_that_resets_drops_no_reading_member() {
     let server = TestCore::start().await;
     // A terminal user that reads everything promptly, and one with a
-    // terminal-sized (4 KiB) receive buffer.
+    // terminal-sized (4 KiB) receive buffer that reads the burst of `left`
+    // at a terminal's pace (the old 4,096-frame queue dropped it).
     let mut alice = server.join("alice").await;
     let mut bob = RawClient::connect_small_buffer(server.addr).await;
     bob.hello().await;
@@ -105,8 +112,8 @@ async fn a_link_of_4500_sessions_that_resets_drops_no_reading_member() {
     wr.write_all(&joins).await.unwrap();
     let started = std::time::Instant::now();
     tokio::join!(
-        count(&mut alice, "alice", Want::Joined),
-        count(&mut bob, "bob", Want::Joined)
+        count(&mut alice, "alice", Want::Joined, false),
+        count(&mut bob, "bob", Want::Joined, false)
     );
     let attached = started.elapsed();
 
@@ -116,8 +123,8 @@ async fn a_link_of_4500_sessions_that_resets_drops_no_reading_member() {
     drop(rd.unsplit(wr));
     let started = std::time::Instant::now();
     tokio::join!(
-        count(&mut alice, "alice", Want::Left),
-        count(&mut bob, "bob", Want::Left)
+        count(&mut alice, "alice", Want::Left, false),
+        count(&mut bob, "bob", Want::Left, true)
     );
     eprintln!(
         "{SESSIONS} sessions attached in {attached:?} ({link_bytes} bytes to the link), \
